@@ -1,0 +1,138 @@
+//! The auth server: users, passwords, sessions, and the tokens that prove them.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod config;
+pub mod domain;
+pub mod password;
+pub mod routes;
+pub mod sessions;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{delete, get, post};
+use jwt_tokens::{AccessTokens, RefreshTokens};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+use password::Hasher;
+use store::{AuthStore, SqliteStore};
+
+/// Lifetimes the handlers need.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub access: Arc<AccessTokens>,
+    pub refresh: Arc<RefreshTokens>,
+    pub store: Arc<dyn AuthStore>,
+    pub hasher: Arc<Hasher>,
+    pub settings: Lifetimes,
+}
+
+/// The whole HTTP API, for `main` and the tests alike.
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/register", post(routes::register::register))
+        .route("/login", post(routes::login::login))
+        .route("/token", post(routes::token::token))
+        .route("/logout", delete(routes::logout::logout))
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .with_state(state);
+    service_kit::middleware::stack(routes)
+}
+
+/// A start-up failure, as the one line the process prints.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(String);
+
+/// Opens the storage a database URL names.
+pub async fn open_store(url: &str) -> Result<Arc<dyn AuthStore>, StartError> {
+    let fail = |why: String| StartError(format!("AUTH_DATABASE_URL: {why}"));
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await.map_err(fail)?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err(fail("PostgreSQL is not supported by this build yet; use sqlite://…".into()))
+    } else {
+        Err(fail("expected a sqlite://… URL".into()))
+    }
+}
+
+/// A server that has checked its settings, opened its database and bound its port.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    purge_interval: Duration,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let checked = config.check().map_err(StartError)?;
+        let store = open_store(&config.database_url).await?;
+        let settings = config.tokens.settings();
+        let hasher = Hasher::new().await.map_err(|e| StartError(format!("password hashing: {e}")))?;
+        let state = AppState {
+            access: Arc::new(AccessTokens::new(checked.access_keys, &settings)),
+            refresh: Arc::new(RefreshTokens::new(checked.refresh_keys, &settings)),
+            store,
+            hasher: Arc::new(hasher),
+            settings: Lifetimes {
+                access_ttl: config.access_token_ttl,
+                refresh_ttl: config.refresh_token_ttl,
+            },
+        };
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|e| StartError(format!("AUTH_ADDR: cannot listen on {} ({e})", config.addr)))?;
+        Ok(Self {
+            listener,
+            state,
+            purge_interval: config.session_purge_interval,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_with_shutdown(service_kit::serve::shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` resolves, purging ended sessions in the background.
+    pub async fn run_with_shutdown(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let store = Arc::clone(&self.state.store);
+        let purger = tokio::spawn(purge_sessions(Arc::clone(&store), self.purge_interval));
+        let served = service_kit::serve::serve(self.listener, app(self.state), shutdown).await;
+        purger.abort();
+        store.close().await;
+        served
+    }
+}
+
+/// Deletes ended sessions every `interval`, starting now.
+async fn purge_sessions(store: Arc<dyn AuthStore>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match store.purge_ended_sessions(sessions::now_ms()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "ended sessions purged"),
+            Err(err) => tracing::warn!(error = %err, "purging ended sessions failed"),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Starts the auth server with settings from flags, the environment and `.env`.
+
+use std::process::ExitCode;
+
+use auth_server::{Application, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config: Config = service_kit::cli::parse_or_exit("auth-server");
+    service_kit::telemetry::init(&config.log);
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("auth-server: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = app.local_addr();
+    tracing::info!(%addr, "listening");
+    println!("auth-server listening on http://{addr}");
+    match app.run_until_stopped().await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("auth-server: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

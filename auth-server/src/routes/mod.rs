@@ -1,0 +1,7 @@
+//! One file per resource of the auth server's API.
+
+pub mod health;
+pub mod login;
+pub mod logout;
+pub mod register;
+pub mod token;

@@ -1,0 +1,96 @@
+//! Sessions: starting one at login, rotating its refresh token, ending it.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use jwt_tokens::now_unix;
+use serde::Serialize;
+use service_kit::ApiError;
+
+use crate::AppState;
+use crate::store::{NewSession, Rotation};
+
+/// The tokens response of `/login` and `/token`, with the tutorial's field names.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn secs(value: Duration) -> i64 {
+    i64::try_from(value.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Starts a session for a user who just proved their password.
+pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<TokenPair, ApiError> {
+    let now = now_ms();
+    let session = NewSession {
+        id: new_id(),
+        user_id: user_id.to_owned(),
+        jti: new_id(),
+        created_at_ms: now,
+        expires_at: (now / 1000).saturating_add(secs(state.settings.refresh_ttl)),
+    };
+    state.store.create_session(&session).await?;
+    tracing::info!(session = %session.id, user = %user_id, "session started");
+    pair(state, user_id, username, &session.id, &session.jti, session.expires_at)
+}
+
+/// Spends a verified refresh token and returns the session's next pair.
+pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Result<TokenPair, ApiError> {
+    let next_jti = new_id();
+    match state.store.rotate(sid, user_id, jti, &next_jti, now_ms()).await? {
+        Rotation::Rotated { username, expires_at } => pair(state, user_id, &username, sid, &next_jti, expires_at),
+        Rotation::Reused => {
+            tracing::warn!(session = %sid, user = %user_id, "refresh token reused: session revoked");
+            Err(refused("the refresh token was already used; the session has been revoked"))
+        }
+        Rotation::Ended => {
+            tracing::debug!(session = %sid, user = %user_id, "refresh token of an ended session");
+            Err(refused("the session has ended (logged out, revoked or expired)"))
+        }
+    }
+}
+
+/// `403` for a refresh token that verified but cannot be spent.
+pub fn refused(message: &'static str) -> ApiError {
+    ApiError::bearer(StatusCode::FORBIDDEN, "invalid_grant", message).with_challenge("invalid_token")
+}
+
+fn pair(
+    state: &AppState,
+    user_id: &str,
+    username: &str,
+    sid: &str,
+    jti: &str,
+    expires_at: i64,
+) -> Result<TokenPair, ApiError> {
+    let ttl = state.settings.access_ttl;
+    let access_token = state
+        .access
+        .issue(user_id, username, sid, ttl)
+        .map_err(ApiError::internal)?;
+    let refresh_token = state
+        .refresh
+        .issue(user_id, sid, jti, u64::try_from(expires_at).unwrap_or(now_unix()))
+        .map_err(ApiError::internal)?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: ttl.as_secs(),
+    })
+}

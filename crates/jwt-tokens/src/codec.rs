@@ -1,0 +1,314 @@
+//! Issuing and verifying tokens: HS256 only, every claim required, `typ` checked.
+
+use std::fmt;
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::keys::KeySet;
+use crate::{AccessClaims, RefreshClaims, now_unix};
+
+/// Who issues tokens, for whom, and how much clock skew is forgiven.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub leeway: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    /// The JOSE `typ` header of this kind (RFC 9068 for access tokens).
+    pub fn typ(self) -> &'static str {
+        match self {
+            Self::Access => "at+jwt",
+            Self::Refresh => "rt+jwt",
+        }
+    }
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        })
+    }
+}
+
+/// Why a token was refused. Clients get the message; logs get the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyReason {
+    Malformed,
+    WrongAlgorithm,
+    WrongType,
+    ForbiddenHeader(&'static str),
+    UnknownKey,
+    BadSignature,
+    Expired,
+    NotYetValid,
+    WrongIssuer,
+    WrongAudience,
+    MissingClaim(String),
+    InvalidClaims,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {kind} token {}", self.describe())]
+pub struct VerifyError {
+    pub kind: TokenKind,
+    pub reason: VerifyReason,
+}
+
+impl VerifyError {
+    fn describe(&self) -> String {
+        match &self.reason {
+            VerifyReason::Malformed => "is malformed".into(),
+            VerifyReason::WrongAlgorithm => "is not signed with HS256".into(),
+            VerifyReason::WrongType => format!(
+                "is not a {} token (typ must be {})",
+                self.kind,
+                self.kind.typ()
+            ),
+            VerifyReason::ForbiddenHeader(name) => {
+                format!("carries a `{name}` header, which is not accepted")
+            }
+            VerifyReason::UnknownKey => "was not signed with a known key".into(),
+            VerifyReason::BadSignature => "has an invalid signature".into(),
+            VerifyReason::Expired => "has expired".into(),
+            VerifyReason::NotYetValid => "is not valid yet".into(),
+            VerifyReason::WrongIssuer => "was issued by someone else".into(),
+            VerifyReason::WrongAudience => "is meant for another audience".into(),
+            VerifyReason::MissingClaim(name) => format!("lacks the `{name}` claim"),
+            VerifyReason::InvalidClaims => "has claims of the wrong form".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not sign the {0} token")]
+pub struct IssueError(TokenKind);
+
+/// One kind of token: its `typ`, its keys and its validation rules, built once.
+struct Codec {
+    kind: TokenKind,
+    keys: KeySet,
+    validation: Validation,
+}
+
+impl Codec {
+    fn new(
+        kind: TokenKind,
+        keys: KeySet,
+        issuer: &str,
+        audience: &str,
+        leeway: Duration,
+        required: &[&str],
+    ) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.leeway = leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(required);
+        Self {
+            kind,
+            keys,
+            validation,
+        }
+    }
+
+    fn error(&self, reason: VerifyReason) -> VerifyError {
+        VerifyError {
+            kind: self.kind,
+            reason,
+        }
+    }
+
+    fn encode<C: Serialize>(&self, claims: &C) -> Result<String, IssueError> {
+        let key = self.keys.signing();
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = Some(self.kind.typ().to_owned());
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|_| IssueError(self.kind))
+    }
+
+    fn decode<C: DeserializeOwned>(&self, token: &str) -> Result<C, VerifyError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| self.error(reason_of(e.kind())))?;
+        if header.alg != Algorithm::HS256 {
+            return Err(self.error(VerifyReason::WrongAlgorithm));
+        }
+        if header.typ.as_deref() != Some(self.kind.typ()) {
+            return Err(self.error(VerifyReason::WrongType));
+        }
+        // Key-locating headers are never honoured: a key is found by `kid` alone.
+        let forbidden = [
+            ("jku", header.jku.is_some()),
+            ("jwk", header.jwk.is_some()),
+            ("x5u", header.x5u.is_some()),
+            ("x5c", header.x5c.is_some()),
+            ("crit", header.crit.is_some()),
+        ];
+        if let Some((name, _)) = forbidden.iter().find(|(_, present)| *present) {
+            return Err(self.error(VerifyReason::ForbiddenHeader(name)));
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.find(kid))
+            .ok_or_else(|| self.error(VerifyReason::UnknownKey))?;
+        jsonwebtoken::decode::<C>(token, &key.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| self.error(reason_of(e.kind())))
+    }
+}
+
+fn reason_of(kind: &ErrorKind) -> VerifyReason {
+    match kind {
+        ErrorKind::InvalidSignature => VerifyReason::BadSignature,
+        ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidAlgorithmName
+        | ErrorKind::UnsupportedAlgorithm => VerifyReason::WrongAlgorithm,
+        ErrorKind::ExpiredSignature => VerifyReason::Expired,
+        ErrorKind::ImmatureSignature => VerifyReason::NotYetValid,
+        ErrorKind::InvalidIssuer => VerifyReason::WrongIssuer,
+        ErrorKind::InvalidAudience => VerifyReason::WrongAudience,
+        ErrorKind::MissingRequiredClaim(name) => VerifyReason::MissingClaim(name.clone()),
+        ErrorKind::InvalidClaimFormat(_) | ErrorKind::Json(_) => VerifyReason::InvalidClaims,
+        _ => VerifyReason::Malformed,
+    }
+}
+
+/// Issues and verifies access tokens (`typ` `at+jwt`, audience: the resource servers).
+pub struct AccessTokens {
+    codec: Codec,
+    issuer: String,
+    audience: String,
+}
+
+impl fmt::Debug for AccessTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessTokens")
+            .field("keys", &self.codec.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AccessTokens {
+    pub fn new(keys: KeySet, settings: &TokenSettings) -> Self {
+        let required = ["exp", "nbf", "iss", "aud", "sub"];
+        Self {
+            codec: Codec::new(
+                TokenKind::Access,
+                keys,
+                &settings.issuer,
+                &settings.audience,
+                settings.leeway,
+                &required,
+            ),
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        }
+    }
+
+    /// Signs an access token for `user` in session `sid`, valid for `ttl` from now.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        username: &str,
+        sid: &str,
+        ttl: Duration,
+    ) -> Result<String, IssueError> {
+        let now = now_unix();
+        self.sign(&AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user_id.to_owned(),
+            name: username.to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now.saturating_add(ttl.as_secs()),
+            jti: uuid::Uuid::new_v4().to_string(),
+            sid: sid.to_owned(),
+        })
+    }
+
+    /// Signs the claims exactly as given (tests use it to craft edge cases).
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, IssueError> {
+        self.codec.encode(claims)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        self.codec.decode(token)
+    }
+}
+
+/// Issues and verifies refresh tokens (`typ` `rt+jwt`, audience: the auth server itself).
+pub struct RefreshTokens {
+    codec: Codec,
+    issuer: String,
+}
+
+impl fmt::Debug for RefreshTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshTokens")
+            .field("keys", &self.codec.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RefreshTokens {
+    pub fn new(keys: KeySet, settings: &TokenSettings) -> Self {
+        let required = ["exp", "iss", "aud", "sub"];
+        // The audience of a refresh token is its issuer: only the auth server takes it.
+        Self {
+            codec: Codec::new(
+                TokenKind::Refresh,
+                keys,
+                &settings.issuer,
+                &settings.issuer,
+                settings.leeway,
+                &required,
+            ),
+            issuer: settings.issuer.clone(),
+        }
+    }
+
+    /// Signs refresh token `jti` of session `sid`, which ends at `expires_at` (Unix seconds).
+    pub fn issue(
+        &self,
+        user_id: &str,
+        sid: &str,
+        jti: &str,
+        expires_at: u64,
+    ) -> Result<String, IssueError> {
+        self.sign(&RefreshClaims {
+            iss: self.issuer.clone(),
+            aud: self.issuer.clone(),
+            sub: user_id.to_owned(),
+            iat: now_unix(),
+            exp: expires_at,
+            jti: jti.to_owned(),
+            sid: sid.to_owned(),
+        })
+    }
+
+    pub fn sign(&self, claims: &RefreshClaims) -> Result<String, IssueError> {
+        self.codec.encode(claims)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<RefreshClaims, VerifyError> {
+        self.codec.decode(token)
+    }
+}

@@ -1,0 +1,51 @@
+//! Token settings shared by both servers' command lines.
+
+use std::time::Duration;
+
+use clap::Args;
+use service_kit::duration::parse_duration;
+
+use crate::{KeySet, Secret, TokenSettings};
+
+/// Settings both servers read to verify access tokens.
+#[derive(Args, Debug, Clone)]
+pub struct TokenArgs {
+    /// HS256 key for access tokens, used as its raw UTF-8 bytes; at least 32 bytes.
+    #[arg(long, env = "ACCESS_TOKEN_SECRET", hide_env_values = true)]
+    pub access_token_secret: Option<Secret>,
+
+    /// `iss` written into tokens and required of them.
+    #[arg(long, env = "JWT_ISSUER", default_value = "auth-server")]
+    pub jwt_issuer: String,
+
+    /// `aud` written into access tokens and required of them.
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "posts-server")]
+    pub jwt_audience: String,
+
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[arg(long, env = "JWT_LEEWAY", default_value = "5s", value_parser = parse_duration)]
+    pub jwt_leeway: Duration,
+}
+
+impl TokenArgs {
+    pub fn settings(&self) -> TokenSettings {
+        TokenSettings {
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            leeway: self.jwt_leeway,
+        }
+    }
+
+    /// The access key set, or the one line that says what is wrong with the secret.
+    pub fn access_keys(&self) -> Result<KeySet, String> {
+        keys_from("ACCESS_TOKEN_SECRET", self.access_token_secret.as_ref())
+    }
+}
+
+/// Builds a key set from a required secret setting, naming the variable in any error.
+pub fn keys_from(variable: &str, secret: Option<&Secret>) -> Result<KeySet, String> {
+    let secret = secret
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| format!("{variable} is required (an HS256 key of at least 32 bytes)"))?;
+    KeySet::single(secret).map_err(|e| format!("{variable} {e}"))
+}

@@ -1,0 +1,130 @@
+//! The axum extractor that turns `Authorization: Bearer …` into verified `AccessClaims`.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use service_kit::ApiError;
+
+use crate::{AccessClaims, AccessTokens};
+
+/// The caller, proven by a valid access token. Missing or malformed
+/// `Authorization` gets `401`; a token that fails verification gets `403`;
+/// both with `WWW-Authenticate: Bearer error="…"` and the JSON error body.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub AccessClaims);
+
+impl<S> FromRequestParts<S> for Authenticated
+where
+    S: Send + Sync,
+    Arc<AccessTokens>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    #[tracing::instrument(name = "authenticate", skip_all)]
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers).map_err(|err| {
+            tracing::debug!(reason = %err, "no usable Authorization header");
+            ApiError::bearer(StatusCode::UNAUTHORIZED, "invalid_request", err.to_string())
+        })?;
+        let tokens = Arc::<AccessTokens>::from_ref(state);
+        let claims = tokens.verify(token).map_err(|err| {
+            tracing::debug!(reason = ?err.reason, "access token refused");
+            ApiError::bearer(StatusCode::FORBIDDEN, "invalid_token", err.to_string())
+        })?;
+        Ok(Self(claims))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthHeaderError {
+    #[error("the Authorization header is missing; send `Authorization: Bearer <access token>`")]
+    Missing,
+    #[error("more than one Authorization header was sent")]
+    Repeated,
+    #[error("the Authorization header must be `Bearer <access token>`")]
+    Malformed,
+}
+
+/// The token of the one `Authorization: Bearer <token>` header (scheme
+/// case-insensitive, one space, a token68 value as RFC 6750 §2.1 defines).
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthHeaderError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next().ok_or(AuthHeaderError::Missing)?;
+    if values.next().is_some() {
+        return Err(AuthHeaderError::Repeated);
+    }
+    let value = value.to_str().map_err(|_| AuthHeaderError::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthHeaderError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || !is_token68(token) {
+        return Err(AuthHeaderError::Malformed);
+    }
+    Ok(token)
+}
+
+fn is_token68(value: &str) -> bool {
+    let body = value.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for v in values {
+            map.append(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(v).expect("valid header"),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn takes_one_bearer_token() {
+        assert_eq!(
+            bearer_token(&headers(&["Bearer abc.def.ghi"])),
+            Ok("abc.def.ghi")
+        );
+        assert_eq!(
+            bearer_token(&headers(&["bearer abc.def.ghi"])),
+            Ok("abc.def.ghi")
+        );
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        use AuthHeaderError::*;
+        let cases: &[(&[&str], AuthHeaderError)] = &[
+            (&[], Missing),
+            (&["abc.def.ghi"], Malformed),
+            (&["Basic dXNlcjpwYXNz"], Malformed),
+            (&["Bearer"], Malformed),
+            (&["Bearer "], Malformed),
+            (&["Bearer  abc.def.ghi"], Malformed),
+            (&["Bearer abc.def.ghi "], Malformed),
+            (&["Bearer abc def"], Malformed),
+            (&["Bearer a.b.c", "Bearer d.e.f"], Repeated),
+        ];
+        for (values, expected) in cases {
+            assert_eq!(bearer_token(&headers(values)), Err(*expected), "{values:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_non_ascii_bytes() {
+        let mut map = HeaderMap::new();
+        map.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer \xffabc").expect("opaque bytes are a valid header"),
+        );
+        assert_eq!(bearer_token(&map), Err(AuthHeaderError::Malformed));
+    }
+}

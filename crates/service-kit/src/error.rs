@@ -1,0 +1,185 @@
+//! The contract's error body, `{"error": code, "message": text}`, for every failure.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// An error as a client sees it. Server faults carry a `cause` that is logged
+/// (by [`crate::middleware::log_errors`]) and never sent.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: Cow<'static, str>,
+    challenge: Option<&'static str>,
+    cause: Option<String>,
+}
+
+/// The logged cause of a server fault, handed from the response to the logging middleware.
+#[derive(Clone, Debug)]
+pub struct ErrorCause(pub String);
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            challenge: None,
+            cause: None,
+        }
+    }
+
+    /// `400`: the request is not what this route takes.
+    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// A `401` or `403` that carries `WWW-Authenticate: Bearer error="…"` (RFC 6750).
+    pub fn bearer(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            challenge: Some(code),
+            ..Self::new(status, code, message)
+        }
+    }
+
+    /// The same error, challenging with another RFC 6750 `error` value than its code.
+    pub fn with_challenge(mut self, error: &'static str) -> Self {
+        self.challenge = Some(error);
+        self
+    }
+
+    /// `500` with an opaque body; `cause` is logged, never sent.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        Self {
+            cause: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the server failed to handle this request",
+            )
+        }
+    }
+
+    /// `503`: a dependency (the database) is not answering; `cause` is logged.
+    pub fn unavailable(cause: impl fmt::Display) -> Self {
+        Self {
+            cause: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is temporarily unavailable, try again shortly",
+            )
+        }
+    }
+
+    /// The JSON error that stands for a bare status (used for responses that
+    /// the framework or a middleware produced without a body of ours).
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, message) = match status {
+            StatusCode::BAD_REQUEST => ("invalid_body", "the request could not be read"),
+            StatusCode::NOT_FOUND => ("not_found", "no such route"),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not take that method"),
+            StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is larger than 16 KiB"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_body", "expected Content-Type: application/json"),
+            StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests, try again later"),
+            StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the service is temporarily unavailable"),
+            s if s.is_server_error() => ("internal", "the server failed to handle this request"),
+            _ => ("invalid_request", "the request was refused"),
+        };
+        Self::new(status, code, message)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A `WWW-Authenticate` value: `Bearer error="code", error_description="…"`.
+/// Quotes and backslashes cannot occur in our messages, but are dropped to be sure.
+fn challenge(code: &str, message: &str) -> Option<HeaderValue> {
+    let description: String = message
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+        .collect();
+    HeaderValue::from_str(&format!(
+        r#"Bearer error="{code}", error_description="{description}""#
+    ))
+    .ok()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: self.code,
+            message: &self.message,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(value) = self.challenge.and_then(|code| challenge(code, &self.message)) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(cause) = self.cause {
+            response.extensions_mut().insert(ErrorCause(cause));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_names_the_error_and_strips_quotes() {
+        let value = challenge("invalid_token", "the \"token\" expired").expect("a header value");
+        assert_eq!(
+            value.to_str().expect("ascii"),
+            r#"Bearer error="invalid_token", error_description="the token expired""#
+        );
+    }
+
+    #[test]
+    fn internal_errors_do_not_expose_their_cause() {
+        let response = ApiError::internal("SELECT secret FROM users").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let cause = response.extensions().get::<ErrorCause>().expect("cause kept for the log");
+        assert_eq!(cause.0, "SELECT secret FROM users");
+    }
+}

@@ -1,0 +1,49 @@
+//! Opening an embedded SQLite database the way a server needs it.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
+
+/// SQLite allows one writer at a time: writes go through a pool of one
+/// connection (so they queue in the pool instead of failing with
+/// `database is locked`), reads through a pool of several (WAL lets them run
+/// beside the writer).
+#[derive(Clone, Debug)]
+pub struct SqlitePools {
+    pub writer: SqlitePool,
+    pub reader: SqlitePool,
+}
+
+/// Opens (creating the file and its folder if missing) the database at a
+/// `sqlite://path` URL, in WAL mode with `synchronous=NORMAL`: a committed
+/// write survives the process being killed; the last commits before a power
+/// loss may not.
+pub async fn open(url: &str, migrator: &Migrator) -> Result<SqlitePools, String> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| format!("not a usable SQLite URL ({e})"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let path = options.get_filename().to_path_buf();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {} ({e})", dir.display()))?;
+    }
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await
+        .map_err(|e| format!("cannot open {} ({e})", path.display()))?;
+    migrator.run(&writer).await.map_err(|e| format!("cannot migrate {} ({e})", path.display()))?;
+    let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2) as u32;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(readers)
+        .connect_with(options)
+        .await
+        .map_err(|e| format!("cannot open {} ({e})", path.display()))?;
+    Ok(SqlitePools { writer, reader })
+}

@@ -9,7 +9,11 @@ use jwt_tokens::{KeySet, Secret};
 use service_kit::duration::parse_duration;
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "auth-server", version, about = "Registers users, checks passwords, issues and rotates tokens.")]
+#[command(
+    name = "auth-server",
+    version,
+    about = "Registers users, checks passwords, issues and rotates tokens."
+)]
 pub struct Config {
     /// Listen address (port 0: any free port, printed at start).
     #[arg(long, env = "AUTH_ADDR", default_value = "127.0.0.1:4000")]

@@ -63,7 +63,9 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn AuthStore>, StartError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await.map_err(fail)?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(fail("PostgreSQL is not supported by this build yet; use sqlite://…".into()))
+        Err(fail(
+            "PostgreSQL is not supported by this build yet; use sqlite://…".into(),
+        ))
     } else {
         Err(fail("expected a sqlite://… URL".into()))
     }
@@ -81,7 +83,9 @@ impl Application {
         let checked = config.check().map_err(StartError)?;
         let store = open_store(&config.database_url).await?;
         let settings = config.tokens.settings();
-        let hasher = Hasher::new().await.map_err(|e| StartError(format!("password hashing: {e}")))?;
+        let hasher = Hasher::new()
+            .await
+            .map_err(|e| StartError(format!("password hashing: {e}")))?;
         let state = AppState {
             access: Arc::new(AccessTokens::new(checked.access_keys, &settings)),
             refresh: Arc::new(RefreshTokens::new(checked.refresh_keys, &settings)),

@@ -56,7 +56,9 @@ pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Re
         Rotation::Rotated { username, expires_at } => pair(state, user_id, &username, sid, &next_jti, expires_at),
         Rotation::Reused => {
             tracing::warn!(session = %sid, user = %user_id, "refresh token reused: session revoked");
-            Err(refused("the refresh token was already used; the session has been revoked"))
+            Err(refused(
+                "the refresh token was already used; the session has been revoked",
+            ))
         }
         Rotation::Ended => {
             tracing::debug!(session = %sid, user = %user_id, "refresh token of an ended session");

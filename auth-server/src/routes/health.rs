@@ -1,7 +1,7 @@
 //! `GET /healthz` (the process is up) and `GET /readyz` (the database answers).
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde_json::{Value, json};
 use service_kit::Result;
 

@@ -73,11 +73,7 @@ impl VerifyError {
         match &self.reason {
             VerifyReason::Malformed => "is malformed".into(),
             VerifyReason::WrongAlgorithm => "is not signed with HS256".into(),
-            VerifyReason::WrongType => format!(
-                "is not a {} token (typ must be {})",
-                self.kind,
-                self.kind.typ()
-            ),
+            VerifyReason::WrongType => format!("is not a {} token (typ must be {})", self.kind, self.kind.typ()),
             VerifyReason::ForbiddenHeader(name) => {
                 format!("carries a `{name}` header, which is not accepted")
             }
@@ -105,14 +101,7 @@ struct Codec {
 }
 
 impl Codec {
-    fn new(
-        kind: TokenKind,
-        keys: KeySet,
-        issuer: &str,
-        audience: &str,
-        leeway: Duration,
-        required: &[&str],
-    ) -> Self {
+    fn new(kind: TokenKind, keys: KeySet, issuer: &str, audience: &str, leeway: Duration, required: &[&str]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.leeway = leeway.as_secs();
@@ -121,11 +110,7 @@ impl Codec {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(required);
-        Self {
-            kind,
-            keys,
-            validation,
-        }
+        Self { kind, keys, validation }
     }
 
     fn error(&self, reason: VerifyReason) -> VerifyError {
@@ -144,8 +129,7 @@ impl Codec {
     }
 
     fn decode<C: DeserializeOwned>(&self, token: &str) -> Result<C, VerifyError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| self.error(reason_of(e.kind())))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| self.error(reason_of(e.kind())))?;
         if header.alg != Algorithm::HS256 {
             return Err(self.error(VerifyReason::WrongAlgorithm));
         }
@@ -177,9 +161,9 @@ impl Codec {
 fn reason_of(kind: &ErrorKind) -> VerifyReason {
     match kind {
         ErrorKind::InvalidSignature => VerifyReason::BadSignature,
-        ErrorKind::InvalidAlgorithm
-        | ErrorKind::InvalidAlgorithmName
-        | ErrorKind::UnsupportedAlgorithm => VerifyReason::WrongAlgorithm,
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => {
+            VerifyReason::WrongAlgorithm
+        }
         ErrorKind::ExpiredSignature => VerifyReason::Expired,
         ErrorKind::ImmatureSignature => VerifyReason::NotYetValid,
         ErrorKind::InvalidIssuer => VerifyReason::WrongIssuer,
@@ -223,13 +207,7 @@ impl AccessTokens {
     }
 
     /// Signs an access token for `user` in session `sid`, valid for `ttl` from now.
-    pub fn issue(
-        &self,
-        user_id: &str,
-        username: &str,
-        sid: &str,
-        ttl: Duration,
-    ) -> Result<String, IssueError> {
+    pub fn issue(&self, user_id: &str, username: &str, sid: &str, ttl: Duration) -> Result<String, IssueError> {
         let now = now_unix();
         self.sign(&AccessClaims {
             iss: self.issuer.clone(),
@@ -286,13 +264,7 @@ impl RefreshTokens {
     }
 
     /// Signs refresh token `jti` of session `sid`, which ends at `expires_at` (Unix seconds).
-    pub fn issue(
-        &self,
-        user_id: &str,
-        sid: &str,
-        jti: &str,
-        expires_at: u64,
-    ) -> Result<String, IssueError> {
+    pub fn issue(&self, user_id: &str, sid: &str, jti: &str, expires_at: u64) -> Result<String, IssueError> {
         self.sign(&RefreshClaims {
             iss: self.issuer.clone(),
             aud: self.issuer.clone(),

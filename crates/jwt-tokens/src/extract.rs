@@ -66,9 +66,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthHeaderError> {
 fn is_token68(value: &str) -> bool {
     let body = value.trim_end_matches('=');
     !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
 }
 
 #[cfg(test)]
@@ -79,24 +79,15 @@ mod tests {
     fn headers(values: &[&str]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for v in values {
-            map.append(
-                header::AUTHORIZATION,
-                HeaderValue::from_str(v).expect("valid header"),
-            );
+            map.append(header::AUTHORIZATION, HeaderValue::from_str(v).expect("valid header"));
         }
         map
     }
 
     #[test]
     fn takes_one_bearer_token() {
-        assert_eq!(
-            bearer_token(&headers(&["Bearer abc.def.ghi"])),
-            Ok("abc.def.ghi")
-        );
-        assert_eq!(
-            bearer_token(&headers(&["bearer abc.def.ghi"])),
-            Ok("abc.def.ghi")
-        );
+        assert_eq!(bearer_token(&headers(&["Bearer abc.def.ghi"])), Ok("abc.def.ghi"));
+        assert_eq!(bearer_token(&headers(&["bearer abc.def.ghi"])), Ok("abc.def.ghi"));
     }
 
     #[test]

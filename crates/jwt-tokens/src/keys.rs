@@ -80,10 +80,8 @@ impl Key {
 /// Stable for a secret, so every instance and both servers agree on it without
 /// configuration, and it reveals nothing about the secret.
 pub fn key_id(secret: &Secret) -> Result<String, KeyError> {
-    let key =
-        EncodingKey::from_secret(secret.expose().as_bytes()).map_err(|_| KeyError::Unusable)?;
-    let mac = jsonwebtoken::crypto::sign(b"kid", &key, Algorithm::HS256)
-        .map_err(|_| KeyError::Unusable)?;
+    let key = EncodingKey::from_secret(secret.expose().as_bytes()).map_err(|_| KeyError::Unusable)?;
+    let mac = jsonwebtoken::crypto::sign(b"kid", &key, Algorithm::HS256).map_err(|_| KeyError::Unusable)?;
     Ok(mac.chars().take(16).collect())
 }
 

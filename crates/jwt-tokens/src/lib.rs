@@ -1,8 +1,5 @@
 //! Access and refresh tokens: what they claim, which keys sign them, and how strictly they are checked.
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod claims;
 mod codec;
@@ -12,9 +9,7 @@ mod keys;
 mod secret;
 
 pub use claims::{AccessClaims, RefreshClaims};
-pub use codec::{
-    AccessTokens, IssueError, RefreshTokens, TokenKind, TokenSettings, VerifyError, VerifyReason,
-};
+pub use codec::{AccessTokens, IssueError, RefreshTokens, TokenKind, TokenSettings, VerifyError, VerifyReason};
 pub use extract::{AuthHeaderError, Authenticated, bearer_token};
 pub use keys::{KeyError, KeySet, MIN_SECRET_BYTES, key_id};
 pub use secret::Secret;

@@ -139,10 +139,7 @@ fn challenge(code: &str, message: &str) -> Option<HeaderValue> {
         .chars()
         .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
         .collect();
-    HeaderValue::from_str(&format!(
-        r#"Bearer error="{code}", error_description="{description}""#
-    ))
-    .ok()
+    HeaderValue::from_str(&format!(r#"Bearer error="{code}", error_description="{description}""#)).ok()
 }
 
 impl IntoResponse for ApiError {
@@ -179,7 +176,10 @@ mod tests {
     fn internal_errors_do_not_expose_their_cause() {
         let response = ApiError::internal("SELECT secret FROM users").into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let cause = response.extensions().get::<ErrorCause>().expect("cause kept for the log");
+        let cause = response
+            .extensions()
+            .get::<ErrorCause>()
+            .expect("cause kept for the log");
         assert_eq!(cause.0, "SELECT secret FROM users");
     }
 }

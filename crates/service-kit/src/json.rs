@@ -37,9 +37,10 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::bad_request("invalid_body", "expected a JSON body with Content-Type: application/json")
-        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
+            "invalid_body",
+            "expected a JSON body with Content-Type: application/json",
+        ),
         JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("invalid_body", "the body is not valid JSON"),
         JsonRejection::JsonDataError(err) => {
             // serde's message names the field and what was expected; cut it short
@@ -49,11 +50,17 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
                 .strip_prefix("Failed to deserialize the JSON body into the target type: ")
                 .unwrap_or(&detail)
                 .to_owned();
-            ApiError::bad_request("invalid_body", format!("the JSON body does not have the expected fields: {detail}"))
+            ApiError::bad_request(
+                "invalid_body",
+                format!("the JSON body does not have the expected fields: {detail}"),
+            )
         }
         JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
         }
-        other => ApiError::bad_request("invalid_body", format!("the body could not be read ({})", other.status())),
+        other => ApiError::bad_request(
+            "invalid_body",
+            format!("the body could not be read ({})", other.status()),
+        ),
     }
 }

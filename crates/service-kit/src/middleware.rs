@@ -32,7 +32,10 @@ where
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(middleware::from_fn(json_errors))
         .layer(
             TraceLayer::new_for_http()
@@ -67,7 +70,7 @@ fn make_span(req: &Request) -> Span {
 
 fn on_response(response: &Response, latency: Duration, span: &Span) {
     span.record("status", response.status().as_u16());
-    span.record("latency_ms", latency.as_secs_f64() * 1000.0);
+    span.record("latency_ms", latency.as_micros() as f64 / 1000.0);
     tracing::info!("response");
 }
 

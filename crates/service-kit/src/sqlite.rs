@@ -3,9 +3,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 /// SQLite allows one writer at a time: writes go through a pool of one
 /// connection (so they queue in the pool instead of failing with
@@ -38,7 +38,10 @@ pub async fn open(url: &str, migrator: &Migrator) -> Result<SqlitePools, String>
         .connect_with(options.clone())
         .await
         .map_err(|e| format!("cannot open {} ({e})", path.display()))?;
-    migrator.run(&writer).await.map_err(|e| format!("cannot migrate {} ({e})", path.display()))?;
+    migrator
+        .run(&writer)
+        .await
+        .map_err(|e| format!("cannot migrate {} ({e})", path.display()))?;
     let readers = std::thread::available_parallelism().map_or(4, |n| n.get() * 2) as u32;
     let reader = SqlitePoolOptions::new()
         .max_connections(readers)

@@ -74,6 +74,7 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn AuthStore>, StartError> {
 /// A server that has checked its settings, opened its database and bound its port.
 pub struct Application {
     listener: TcpListener,
+    local_addr: SocketAddr,
     state: AppState,
     purge_interval: Duration,
 }
@@ -96,27 +97,25 @@ impl Application {
                 refresh_ttl: config.refresh_token_ttl,
             },
         };
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|e| StartError(format!("AUTH_ADDR: cannot listen on {} ({e})", config.addr)))?;
+        let listen_error = |e| StartError(format!("AUTH_ADDR: cannot listen on {} ({e})", config.addr));
+        let listener = TcpListener::bind(config.addr).await.map_err(listen_error)?;
+        let local_addr = listener.local_addr().map_err(listen_error)?;
         Ok(Self {
             listener,
+            local_addr,
             state,
             purge_interval: config.session_purge_interval,
         })
     }
 
+    /// The bound address (the real port when configured with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.local_addr
     }
 
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_with_shutdown(service_kit::serve::shutdown_signal()).await
-    }
-
-    /// Serves until `shutdown` resolves, purging ended sessions in the background.
+    /// Serves until `shutdown` resolves (SIGTERM or Ctrl-C from `main`, a
+    /// channel in tests), purging ended sessions in the background; then lets
+    /// the requests in flight finish and closes the database.
     pub async fn run_with_shutdown(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let store = Arc::clone(&self.state.store);
         let purger = tokio::spawn(purge_sessions(Arc::clone(&store), self.purge_interval));

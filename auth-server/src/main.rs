@@ -7,6 +7,8 @@ use auth_server::{Application, Config};
 #[tokio::main]
 async fn main() -> ExitCode {
     let config: Config = service_kit::cli::parse_or_exit("auth-server");
+    // Installed before the port is announced, so an early SIGTERM is graceful too.
+    let shutdown = service_kit::serve::shutdown_signal();
     service_kit::telemetry::init(&config.log);
     let app = match Application::build(config).await {
         Ok(app) => app,
@@ -18,7 +20,7 @@ async fn main() -> ExitCode {
     let addr = app.local_addr();
     tracing::info!(%addr, "listening");
     println!("auth-server listening on http://{addr}");
-    match app.run_until_stopped().await {
+    match app.run_with_shutdown(shutdown).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

@@ -129,7 +129,9 @@ impl Codec {
     }
 
     fn decode<C: DeserializeOwned>(&self, token: &str) -> Result<C, VerifyError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| self.error(reason_of(e.kind())))?;
+        // A header that does not parse (including `alg: none`, which is no
+        // algorithm jsonwebtoken knows) makes the whole token malformed.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| self.error(VerifyReason::Malformed))?;
         if header.alg != Algorithm::HS256 {
             return Err(self.error(VerifyReason::WrongAlgorithm));
         }

@@ -23,8 +23,17 @@ pub struct TokenArgs {
     pub jwt_audience: String,
 
     /// Clock skew allowed on `exp` and `nbf`.
-    #[arg(long, env = "JWT_LEEWAY", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "JWT_LEEWAY", default_value = "5s", value_parser = parse_leeway)]
     pub jwt_leeway: Duration,
+}
+
+/// A leeway is a small allowance for clock skew; anything over 5 minutes is a mistake.
+fn parse_leeway(value: &str) -> Result<Duration, String> {
+    let leeway = parse_duration(value)?;
+    if leeway > Duration::from_secs(300) {
+        return Err("a leeway over 5m would keep expired tokens alive; clocks should agree within seconds".into());
+    }
+    Ok(leeway)
 }
 
 impl TokenArgs {

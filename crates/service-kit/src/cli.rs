@@ -4,10 +4,10 @@ use clap::Parser;
 use clap::error::ErrorKind;
 
 /// Parses `C` from the command line and environment (after loading `.env`
-/// from the working directory, if present, without overriding variables
+/// from the working directory only, if present, without overriding variables
 /// already set). A bad setting ends the process with one line that names it.
 pub fn parse_or_exit<C: Parser>(program: &str) -> C {
-    let _ = dotenvy::dotenv();
+    let _ = dotenvy::from_path(".env");
     match C::try_parse() {
         Ok(config) => config,
         Err(err) if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => err.exit(),

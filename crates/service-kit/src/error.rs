@@ -10,7 +10,7 @@ use serde::Serialize;
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// An error as a client sees it. Server faults carry a `cause` that is logged
-/// (by [`crate::middleware::log_errors`]) and never sent.
+/// (by [`crate::middleware::json_errors`]) and never sent.
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,

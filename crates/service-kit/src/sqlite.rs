@@ -22,6 +22,10 @@ pub struct SqlitePools {
 /// write survives the process being killed; the last commits before a power
 /// loss may not.
 pub async fn open(url: &str, migrator: &Migrator) -> Result<SqlitePools, String> {
+    // Each pool would get a database of its own: nothing written would be read.
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err("in-memory SQLite is not supported; give a file path (sqlite://data/name.db)".into());
+    }
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| format!("not a usable SQLite URL ({e})"))?
         .create_if_missing(true)

@@ -1,0 +1,140 @@
+//! `/posts`: each caller reads and writes only their own posts.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use jwt_tokens::Authenticated;
+use serde::{Deserialize, Serialize};
+use service_kit::{ApiError, AppJson, Result};
+
+use crate::AppState;
+use crate::store::{NewPost, Post, PostStore};
+
+const TITLE_MAX_CHARS: usize = 200;
+const BODY_MAX_CHARS: usize = 10_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/posts", get(list).post(create))
+}
+
+/// The request body of `POST /posts`; both fields are required, others are ignored.
+#[derive(Debug, Deserialize)]
+struct PostInput {
+    title: String,
+    body: String,
+}
+
+/// A post as clients see it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PostView {
+    id: i64,
+    username: String,
+    title: String,
+    body: String,
+    /// RFC 3339, UTC, with milliseconds.
+    created_at: String,
+}
+
+impl From<Post> for PostView {
+    fn from(post: Post) -> Self {
+        let millis = u64::try_from(post.created_at).unwrap_or_default();
+        let created_at = humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(millis)).to_string();
+        Self {
+            id: post.id,
+            username: post.username,
+            title: post.title,
+            body: post.body,
+            created_at,
+        }
+    }
+}
+
+// `Authenticated` comes first so that a caller without a token hears 401
+// before anything about the body.
+async fn list(
+    Authenticated(caller): Authenticated,
+    State(store): State<Arc<dyn PostStore>>,
+) -> Result<Json<Vec<PostView>>> {
+    let posts = store.list_for_user(&caller.sub).await?;
+    Ok(Json(posts.into_iter().map(PostView::from).collect()))
+}
+
+async fn create(
+    Authenticated(caller): Authenticated,
+    State(store): State<Arc<dyn PostStore>>,
+    AppJson(input): AppJson<PostInput>,
+) -> Result<(StatusCode, Json<PostView>)> {
+    validate(&input)?;
+    let post = store
+        .create(NewPost {
+            user_id: caller.sub,
+            username: caller.name,
+            title: input.title,
+            body: input.body,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(post.into())))
+}
+
+/// Limits are in characters, not bytes, as a person counts them.
+fn validate(input: &PostInput) -> Result<()> {
+    if input.title.trim().is_empty() || input.title.chars().count() > TITLE_MAX_CHARS {
+        return Err(invalid(format!(
+            "title must be 1 to {TITLE_MAX_CHARS} characters and not only whitespace"
+        )));
+    }
+    if input.body.chars().count() > BODY_MAX_CHARS {
+        return Err(invalid(format!("body must be at most {BODY_MAX_CHARS} characters")));
+    }
+    Ok(())
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::bad_request("invalid_post", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(title: &str, body: &str) -> PostInput {
+        PostInput {
+            title: title.to_owned(),
+            body: body.to_owned(),
+        }
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        assert!(validate(&input(&"é".repeat(200), "")).is_ok());
+        assert!(validate(&input(&"é".repeat(201), "")).is_err());
+        assert!(validate(&input("t", &"é".repeat(10_000))).is_ok());
+        assert!(validate(&input("t", &"é".repeat(10_001))).is_err());
+    }
+
+    #[test]
+    fn refuses_blank_titles() {
+        for title in ["", " ", "\t\n"] {
+            let err = validate(&input(title, "body")).expect_err("blank title");
+            assert_eq!(err.code(), "invalid_post");
+        }
+    }
+
+    #[test]
+    fn formats_created_at_in_utc_with_millis() {
+        let post = Post {
+            id: 1,
+            user_id: "u".into(),
+            username: "ann".into(),
+            title: "t".into(),
+            body: "b".into(),
+            created_at: 1_700_000_000_123,
+        };
+        assert_eq!(PostView::from(post).created_at, "2023-11-14T22:13:20.123Z");
+    }
+}

@@ -1,0 +1,95 @@
+//! Where posts are kept: one small trait, one file per database.
+
+mod sqlite;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use service_kit::ApiError;
+
+pub use sqlite::SqliteStore;
+
+/// A stored post.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Post {
+    pub id: i64,
+    /// The owner's user id (the token's `sub`).
+    pub user_id: String,
+    /// The owner's username when the post was written (the token's `name`).
+    pub username: String,
+    pub title: String,
+    pub body: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// A post to store, already validated.
+#[derive(Debug, Clone)]
+pub struct NewPost {
+    pub user_id: String,
+    pub username: String,
+    pub title: String,
+    pub body: String,
+}
+
+#[async_trait]
+pub trait PostStore: Send + Sync {
+    /// The posts of `user_id`, newest first.
+    async fn list_for_user(&self, user_id: &str) -> Result<Vec<Post>, StoreError>;
+    /// Stores `new`, stamped with the current time.
+    async fn create(&self, new: NewPost) -> Result<Post, StoreError>;
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Closes the connections (at shutdown, and in tests of a database that is gone).
+    async fn close(&self);
+}
+
+/// A storage failure. The cause is for the log; clients only learn whether
+/// to retry (`503`) or not (`500`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    #[error("database error: {0}")]
+    Failed(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if service_kit::db::is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Failed(err)
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(cause) => ApiError::unavailable(cause),
+            StoreError::Failed(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// Opens the store that a `POSTS_DATABASE_URL` names, migrated and ready.
+/// The error is one line for the operator.
+pub async fn connect(url: &str) -> Result<Arc<dyn PostStore>, String> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err("PostgreSQL is not supported by this build yet; use sqlite://path/to/posts.db".into())
+    } else {
+        // The URL itself is not echoed: a mistyped one may still hold a password.
+        Err("not a supported database URL; use sqlite://path/to/posts.db".into())
+    }
+}
+
+/// Now, in Unix milliseconds (the `created_at` column).
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

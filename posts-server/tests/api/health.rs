@@ -1,0 +1,63 @@
+//! `/healthz` and `/readyz`, including a database that has gone away.
+
+use std::sync::Arc;
+
+use posts_server::store::{PostStore, SqliteStore};
+use posts_server::{AppState, app};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::helpers::{TestDir, assert_error, json, spawn_app, token_for, tokens};
+
+#[tokio::test]
+async fn healthz_is_200() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/healthz")).send().await.expect("GET /healthz");
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await, json!({ "status": "ok" }));
+}
+
+#[tokio::test]
+async fn readyz_is_200_while_the_database_answers() {
+    let app = spawn_app().await;
+    let response = app.client.get(app.url("/readyz")).send().await.expect("GET /readyz");
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await, json!({ "status": "ready" }));
+}
+
+#[tokio::test]
+async fn database_gone_is_503() {
+    let dir = TestDir::new();
+    let store = Arc::new(SqliteStore::open(&dir.database_url()).await.expect("open the store"));
+    let state = AppState::new(Arc::new(tokens()), store.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("local addr"));
+    tokio::spawn(service_kit::serve::serve(
+        listener,
+        app(state),
+        std::future::pending::<()>(),
+    ));
+    let client = reqwest::Client::new();
+
+    let ready = client.get(format!("{base}/readyz")).send().await.expect("GET /readyz");
+    assert_eq!(ready.status(), 200);
+
+    store.close().await;
+
+    let ready = client.get(format!("{base}/readyz")).send().await.expect("GET /readyz");
+    assert_error(ready, 503, "unavailable").await;
+    let posts = client
+        .get(format!("{base}/posts"))
+        .bearer_auth(token_for("user-1", "ann"))
+        .send()
+        .await
+        .expect("GET /posts");
+    let body = assert_error(posts, 503, "unavailable").await;
+    assert!(!body.to_string().contains("posts.db"), "{body}");
+    let health = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("GET /healthz");
+    assert_eq!(health.status(), 200);
+}

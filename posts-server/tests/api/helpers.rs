@@ -1,0 +1,214 @@
+//! `spawn_app()` and friends: a fresh server and database per test.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use jwt_tokens::config::TokenArgs;
+use jwt_tokens::{AccessClaims, AccessTokens, KeySet, Secret, TokenSettings, now_unix};
+use posts_server::{Application, Config};
+use reqwest::Response;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The access secret every test server trusts.
+pub const ACCESS_SECRET: &str = "test-access-secret-that-is-long-enough";
+pub const ISSUER: &str = "auth-server";
+pub const AUDIENCE: &str = "posts-server";
+const LEEWAY: Duration = Duration::from_secs(5);
+
+/// A unique directory under the system temp dir, removed on drop.
+#[derive(Debug)]
+pub struct TestDir(PathBuf);
+
+impl TestDir {
+    pub fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "posts-server-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.0.join("posts.db").display())
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Settings for a test server: port 0, a database in `dir`, the test secret.
+/// Built directly rather than parsed, so nothing leaks in from the environment.
+pub fn config(dir: &TestDir) -> Config {
+    Config {
+        addr: "127.0.0.1:0".parse().expect("a socket address"),
+        database_url: dir.database_url(),
+        tokens: TokenArgs {
+            access_token_secret: Some(Secret::new(ACCESS_SECRET)),
+            jwt_issuer: ISSUER.into(),
+            jwt_audience: AUDIENCE.into(),
+            jwt_leeway: LEEWAY,
+        },
+        log: "info".into(),
+    }
+}
+
+/// Tokens as the auth server would issue them for the test servers.
+pub fn tokens() -> AccessTokens {
+    tokens_with_secret(ACCESS_SECRET)
+}
+
+pub fn tokens_with_secret(secret: &str) -> AccessTokens {
+    let keys = KeySet::single(&Secret::new(secret)).expect("a valid test secret");
+    let settings = TokenSettings {
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+        leeway: LEEWAY,
+    };
+    AccessTokens::new(keys, &settings)
+}
+
+/// A valid access token for `user_id`.
+pub fn token_for(user_id: &str, username: &str) -> String {
+    tokens()
+        .issue(user_id, username, "session-1", Duration::from_secs(900))
+        .expect("sign a token")
+}
+
+/// Valid claims for `user_id`, for tests to bend before signing.
+pub fn claims_for(user_id: &str) -> AccessClaims {
+    let now = now_unix();
+    AccessClaims {
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        sub: user_id.into(),
+        name: "ann".into(),
+        iat: now,
+        nbf: now,
+        exp: now + 900,
+        jti: "jti-1".into(),
+        sid: "session-1".into(),
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    dir: Arc<TestDir>,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_in(Arc::new(TestDir::new())).await
+}
+
+/// Starts a server on the database in `dir` (which may hold an earlier run's data).
+pub async fn spawn_app_in(dir: Arc<TestDir>) -> TestApp {
+    service_kit::telemetry::init("warn");
+    let app = Application::build(config(&dir)).await.expect("build the app");
+    let address = format!("http://{}", app.local_addr());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_with_shutdown(async {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        dir,
+        stop,
+        server,
+    }
+}
+
+impl TestApp {
+    /// Shuts the server down gracefully and hands back its directory.
+    pub async fn stop(self) -> Arc<TestDir> {
+        let _ = self.stop.send(());
+        self.server
+            .await
+            .expect("the server task did not panic")
+            .expect("the server stopped cleanly");
+        self.dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get_posts(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/posts"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /posts")
+    }
+
+    pub async fn create_post(&self, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url("/posts"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("POST /posts")
+    }
+
+    /// Creates a post that must succeed, returning it.
+    pub async fn created_post(&self, token: &str, title: &str, body: &str) -> Value {
+        let response = self
+            .create_post(token, &serde_json::json!({ "title": title, "body": body }))
+            .await;
+        assert_eq!(response.status(), 201);
+        json(response).await
+    }
+}
+
+pub async fn json(response: Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+/// Asserts the contract's error body and returns it.
+pub async fn assert_error(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/json"[..])
+    );
+    let body = json(response).await;
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    body
+}
+
+/// Asserts a 401/403 with its RFC 6750 challenge.
+pub async fn assert_bearer_error(response: Response, status: u16, code: &str) -> Value {
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .expect("a WWW-Authenticate header")
+        .to_str()
+        .expect("an ASCII header")
+        .to_owned();
+    assert!(
+        challenge.starts_with(&format!(r#"Bearer error="{code}""#)),
+        "{challenge}"
+    );
+    assert_error(response, status, code).await
+}

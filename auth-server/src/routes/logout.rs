@@ -14,7 +14,8 @@ pub enum Scope {
     /// Only the session this refresh token belongs to.
     #[default]
     Session,
-    /// Every session of the token's user ("log out everywhere").
+    /// Every session of the token's user ("log out everywhere"); only the
+    /// current refresh token of a live session may ask for this.
     Global,
 }
 
@@ -43,7 +44,15 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
             tracing::info!(session = %claims.sid, user = %claims.sub, "logged out");
         }
         Scope::Global => {
-            let ended = state.store.revoke_user_sessions(&claims.sub, now_ms()).await?;
+            let now = now_ms();
+            let ended = state
+                .store
+                .revoke_user_sessions(&claims.sid, &claims.sub, &claims.jti, now)
+                .await?;
+            if ended == 0 {
+                // Not the current token of a live session: end at most its own session.
+                state.store.revoke_session(&claims.sid, &claims.sub, now).await?;
+            }
             tracing::info!(user = %claims.sub, sessions = ended, "logged out everywhere");
         }
     }

@@ -105,8 +105,10 @@ pub trait AuthStore: Send + Sync {
     /// Ends one session of `user_id`; ending an ended one is not an error.
     async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError>;
 
-    /// Ends every session of `user_id`; returns how many were live.
-    async fn revoke_user_sessions(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError>;
+    /// Ends every session of `user_id`, but only if refresh token `jti` is
+    /// the current one of live session `sid`: a spent or ended token must not
+    /// be able to log its user out everywhere. Returns how many sessions ended.
+    async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str, now_ms: i64) -> Result<u64, StoreError>;
 
     /// Deletes expired and revoked sessions; returns how many.
     async fn purge_ended_sessions(&self, now_ms: i64) -> Result<u64, StoreError>;

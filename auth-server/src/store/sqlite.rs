@@ -119,12 +119,21 @@ impl AuthStore for SqliteStore {
         Ok(())
     }
 
-    async fn revoke_user_sessions(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
-            .bind(now_ms)
-            .bind(user_id)
-            .execute(&self.pools.writer)
-            .await?;
+    async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND EXISTS ( \
+                 SELECT 1 FROM sessions AS presented \
+                 WHERE presented.id = ? AND presented.user_id = ? AND presented.current_jti = ? \
+                   AND presented.revoked_at IS NULL AND presented.expires_at > ?)",
+        )
+        .bind(now_ms)
+        .bind(user_id)
+        .bind(sid)
+        .bind(user_id)
+        .bind(jti)
+        .bind(now_ms / 1000)
+        .execute(&self.pools.writer)
+        .await?;
         Ok(done.rows_affected())
     }
 

@@ -1,8 +1,9 @@
 //! `AppJson`: `axum::Json` whose rejections are the contract's JSON errors.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -22,11 +23,37 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !has_json_content_type(req.headers()) {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "expected a JSON body with Content-Type: application/json",
+            ));
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|err| {
+            if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                ApiError::bad_request("invalid_body", "the body could not be read")
+            }
+        })?;
+        // Every body of this API is an object. serde would also take an array
+        // as a struct's fields in order; refuse that rather than guess.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
+        }
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(value)| Self(value))
+            .map_err(json_rejection)
     }
+}
+
+/// `application/json`, or any `application/*+json`, with or without parameters.
+fn has_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
 impl<T: Serialize> IntoResponse for AppJson<T> {
@@ -37,11 +64,6 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::bad_request(
-            "invalid_body",
-            "expected a JSON body with Content-Type: application/json",
-        ),
-        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("invalid_body", "the body is not valid JSON"),
         JsonRejection::JsonDataError(err) => {
             // serde's message names the field and what was expected; cut it short
             // so that nothing large from the request is echoed back.
@@ -55,12 +77,39 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
                 format!("the JSON body does not have the expected fields: {detail}"),
             )
         }
-        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+        _ => ApiError::bad_request("invalid_body", "the body is not valid JSON"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_type(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).expect("header"));
+        headers
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+        ] {
+            assert!(has_json_content_type(&with_type(ok)), "{ok}");
         }
-        other => ApiError::bad_request(
-            "invalid_body",
-            format!("the body could not be read ({})", other.status()),
-        ),
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "json",
+            "text/json+xml",
+        ] {
+            assert!(!has_json_content_type(&with_type(bad)), "{bad}");
+        }
+        assert!(!has_json_content_type(&HeaderMap::new()));
     }
 }

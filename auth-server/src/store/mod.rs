@@ -5,6 +5,7 @@ mod sqlite;
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use service_kit::ApiError;
+use service_kit::db::DbError;
 
 pub use sqlite::SqliteStore;
 
@@ -50,19 +51,13 @@ pub enum Rotation {
 pub enum StoreError {
     #[error("username taken")]
     UsernameTaken,
-    #[error("database unavailable: {0}")]
-    Unavailable(sqlx::Error),
-    #[error("database error: {0}")]
-    Failed(sqlx::Error),
+    #[error(transparent)]
+    Db(#[from] DbError),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        if service_kit::db::is_unavailable(&err) {
-            Self::Unavailable(err)
-        } else {
-            Self::Failed(err)
-        }
+        Self::Db(err.into())
     }
 }
 
@@ -72,8 +67,7 @@ impl From<StoreError> for ApiError {
             StoreError::UsernameTaken => {
                 ApiError::new(StatusCode::CONFLICT, "username_taken", "that username is already taken")
             }
-            StoreError::Unavailable(cause) => ApiError::unavailable(cause),
-            StoreError::Failed(cause) => ApiError::internal(cause),
+            StoreError::Db(err) => err.into(),
         }
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use service_kit::ApiError;
 
 pub use sqlite::SqliteStore;
 
@@ -45,34 +44,9 @@ pub trait PostStore: Send + Sync {
     async fn close(&self);
 }
 
-/// A storage failure. The cause is for the log; clients only learn whether
-/// to retry (`503`) or not (`500`).
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database unavailable: {0}")]
-    Unavailable(sqlx::Error),
-    #[error("database error: {0}")]
-    Failed(sqlx::Error),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        if service_kit::db::is_unavailable(&err) {
-            Self::Unavailable(err)
-        } else {
-            Self::Failed(err)
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Unavailable(cause) => ApiError::unavailable(cause),
-            StoreError::Failed(cause) => ApiError::internal(cause),
-        }
-    }
-}
+/// A storage failure: the shared database error (`503` when the database is
+/// down, an opaque `500` otherwise).
+pub type StoreError = service_kit::db::DbError;
 
 /// Opens the store that a `POSTS_DATABASE_URL` names, migrated and ready.
 /// The error is one line for the operator.

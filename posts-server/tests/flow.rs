@@ -3,11 +3,11 @@
 //! own SQLite file, sharing only the access secret.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
+use test_support::TestDir;
 use tokio::sync::oneshot;
 
 const ACCESS_SECRET: &str = "flow-test-access-secret-0123456789abcdef";
@@ -19,7 +19,8 @@ struct Pair {
     posts: String,
     client: Client,
     stops: Vec<oneshot::Sender<()>>,
-    dir: PathBuf,
+    /// Dropped after `drop` has stopped both servers.
+    _dir: TestDir,
 }
 
 impl Drop for Pair {
@@ -27,7 +28,6 @@ impl Drop for Pair {
         for stop in self.stops.drain(..) {
             let _ = stop.send(());
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -41,9 +41,8 @@ where
 }
 
 async fn start_pair(access_ttl: &str) -> Pair {
-    let dir = std::env::temp_dir().join(format!("flow-test-{}-{}", std::process::id(), uuid_like()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let db = |name: &str| format!("sqlite://{}", dir.join(name).display());
+    let dir = TestDir::new();
+    let db = |name: &str| dir.sqlite_url(name);
 
     let auth_config = <auth_server::Config as clap::Parser>::try_parse_from([
         "auth-server",
@@ -96,14 +95,8 @@ async fn start_pair(access_ttl: &str) -> Pair {
         posts: format!("http://{posts_addr}"),
         client: Client::new(),
         stops,
-        dir,
+        _dir: dir,
     }
-}
-
-fn uuid_like() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
 }
 
 impl Pair {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
 use crate::helpers::{
-    ACCESS_SECRET, ISSUER, REFRESH_SECRET, TestDir, assert_error_shape, default_settings, json, spawn_app,
+    ACCESS_SECRET, ISSUER, REFRESH_SECRET, TestDir, assert_error_shape, database_url, default_settings, json, spawn_app,
 };
 
 #[tokio::test]
@@ -33,7 +33,7 @@ async fn readyz_is_200_when_the_database_answers() {
 
 /// The app, as `main` builds it, over a store whose connections have been closed.
 async fn app_with_a_closed_store(dir: &TestDir) -> (axum::Router, RefreshTokens) {
-    let store = open_store(&dir.database_url()).await.expect("open the store");
+    let store = open_store(&database_url(dir)).await.expect("open the store");
     store.close().await;
     let keys = |secret: &str| KeySet::single(&Secret::new(secret)).expect("a valid secret");
     let state = AppState {

@@ -1,7 +1,5 @@
 //! `spawn_app()` and friends: a fresh server and SQLite file per test, typed requests, token tools.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use auth_server::{Application, Config};
@@ -11,6 +9,8 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub use test_support::TestDir;
 
 /// The secrets every test server is started with (32+ bytes, different from each other).
 pub const ACCESS_SECRET: &str = "test-access-secret-0123456789-abcdefghijklmnop";
@@ -22,49 +22,21 @@ pub const AUDIENCE: &str = "posts-server";
 /// A password that passes the rules; tests use it unless the password is the point.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// A unique directory under the system temp dir, removed on drop.
-#[derive(Debug)]
-pub struct TestDir(PathBuf);
-
-impl TestDir {
-    pub fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "auth-server-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create a temp dir");
-        Self(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.0.join("auth.db").display())
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The database file of a test server, in its directory.
+pub fn database_url(dir: &TestDir) -> String {
+    dir.sqlite_url("auth.db")
 }
 
 /// Settings for a test server: port 0, a database in `dir`, the test secrets.
 /// Every setting is given as a flag, so nothing leaks in from the test's environment.
 pub fn config(dir: &TestDir) -> Config {
-    let database_url = dir.database_url();
+    let database = database_url(dir);
     Config::try_parse_from([
         "auth-server",
         "--addr",
         "127.0.0.1:0",
         "--database-url",
-        &database_url,
+        &database,
         "--access-token-secret",
         ACCESS_SECRET,
         "--refresh-token-secret",
@@ -255,7 +227,7 @@ impl TestApp {
     /// Sessions rows in the database, read directly from the SQLite file.
     pub async fn session_rows(&self) -> i64 {
         use sqlx::Connection as _;
-        let mut connection = sqlx::SqliteConnection::connect(&self.dir.database_url())
+        let mut connection = sqlx::SqliteConnection::connect(&database_url(&self.dir))
             .await
             .expect("open the test database");
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")

@@ -1,148 +1,87 @@
 //! The `posts-server` binary: refusing bad settings, reporting its port, stopping.
 
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::time::timeout;
+use test_support::{ServerBinary, ServerProcess};
 
 use crate::helpers::{ACCESS_SECRET, TestDir, json, token_for};
 
-/// Every variable of the contract, so that none leaks in from the test's environment.
-const CONTRACT_VARIABLES: &[&str] = &[
-    "AUTH_ADDR",
-    "POSTS_ADDR",
-    "AUTH_DATABASE_URL",
-    "POSTS_DATABASE_URL",
-    "ACCESS_TOKEN_SECRET",
-    "REFRESH_TOKEN_SECRET",
-    "ACCESS_TOKEN_TTL",
-    "REFRESH_TOKEN_TTL",
-    "REFRESH_REUSE_GRACE",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_LEEWAY",
-    "CORS_ALLOWED_ORIGINS",
-    "RATE_LIMITS",
-    "RUST_LOG",
-];
-
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// The binary, run in `dir` (so no `.env` of ours is read) with a clean
-/// environment, any free port and its database in `dir`.
-fn posts_server(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_posts-server"));
-    for variable in CONTRACT_VARIABLES {
-        command.env_remove(variable);
-    }
-    command
-        .current_dir(dir)
-        .env("POSTS_ADDR", "127.0.0.1:0")
-        .env("POSTS_DATABASE_URL", "sqlite://posts.db")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-/// Runs a start that must fail, returning its stderr.
-async fn refused_start(command: &mut Command) -> String {
-    let output = timeout(PATIENCE, command.output())
-        .await
-        .expect("the server should refuse to start, not run")
-        .expect("run the binary");
-    assert!(!output.status.success(), "{:?}", output.status);
-    String::from_utf8(output.stderr).expect("UTF-8 stderr")
-}
-
-fn assert_one_line_naming(stderr: &str, variable: &str) {
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("posts-server: "), "{stderr}");
-    assert!(stderr.contains(variable), "{stderr}");
-}
+/// The binary, run in its test's directory (so no `.env` of ours is read) with a clean
+/// environment, any free port and its database in that directory; a start or a stop may take 60 s.
+const POSTS_SERVER: ServerBinary = ServerBinary::new("posts-server", env!("CARGO_BIN_EXE_posts-server"))
+    .envs(&[
+        ("POSTS_ADDR", "127.0.0.1:0"),
+        ("POSTS_DATABASE_URL", "sqlite://posts.db"),
+        ("RUST_LOG", "warn"),
+    ])
+    .patience(Duration::from_secs(60));
 
 #[tokio::test]
 async fn refuses_to_start_without_the_access_secret() {
     let dir = TestDir::new();
-    let stderr = refused_start(&mut posts_server(dir.path())).await;
-    assert_one_line_naming(&stderr, "ACCESS_TOKEN_SECRET");
+    let refusal = POSTS_SERVER.refused_start(&mut POSTS_SERVER.command(dir.path())).await;
+    refusal.assert_one_line_naming("ACCESS_TOKEN_SECRET");
 }
 
 #[tokio::test]
 async fn refuses_a_short_access_secret_without_printing_it() {
     let dir = TestDir::new();
-    let stderr = refused_start(posts_server(dir.path()).env("ACCESS_TOKEN_SECRET", "0123456789")).await;
-    assert_one_line_naming(&stderr, "ACCESS_TOKEN_SECRET");
+    let refusal = POSTS_SERVER
+        .refused_start(
+            POSTS_SERVER
+                .command(dir.path())
+                .env("ACCESS_TOKEN_SECRET", "0123456789"),
+        )
+        .await;
+    refusal.assert_one_line_naming("ACCESS_TOKEN_SECRET");
+    let stderr = &refusal.stderr;
     assert!(!stderr.contains("0123456789"), "{stderr}");
 }
 
 #[tokio::test]
 async fn refuses_a_postgres_url() {
     let dir = TestDir::new();
-    let mut command = posts_server(dir.path());
+    let mut command = POSTS_SERVER.command(dir.path());
     command
         .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
         .env("POSTS_DATABASE_URL", "postgres://x");
-    let stderr = refused_start(&mut command).await;
-    assert_one_line_naming(&stderr, "POSTS_DATABASE_URL");
+    let refusal = POSTS_SERVER.refused_start(&mut command).await;
+    refusal.assert_one_line_naming("POSTS_DATABASE_URL");
+    let stderr = &refusal.stderr;
     assert!(stderr.contains("PostgreSQL"), "{stderr}");
 }
 
 #[tokio::test]
 async fn refuses_an_unknown_database_url_without_echoing_it() {
     let dir = TestDir::new();
-    let mut command = posts_server(dir.path());
+    let mut command = POSTS_SERVER.command(dir.path());
     command
         .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
         .env("POSTS_DATABASE_URL", "mysql://user:hunter2@db/posts");
-    let stderr = refused_start(&mut command).await;
-    assert_one_line_naming(&stderr, "POSTS_DATABASE_URL");
+    let refusal = POSTS_SERVER.refused_start(&mut command).await;
+    refusal.assert_one_line_naming("POSTS_DATABASE_URL");
+    let stderr = &refusal.stderr;
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
 #[tokio::test]
 async fn refuses_a_bad_leeway() {
     let dir = TestDir::new();
-    let mut command = posts_server(dir.path());
+    let mut command = POSTS_SERVER.command(dir.path());
     command
         .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
         .env("JWT_LEEWAY", "abc");
-    let stderr = refused_start(&mut command).await;
-    assert_one_line_naming(&stderr, "JWT_LEEWAY");
+    let refusal = POSTS_SERVER.refused_start(&mut command).await;
+    refusal.assert_one_line_naming("JWT_LEEWAY");
 }
 
-/// A running binary and the base URL it announced.
-struct Running {
-    child: Child,
-    base: String,
-}
-
-async fn start(dir: &Path) -> Running {
-    let mut child = posts_server(dir)
-        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
-        .spawn()
-        .expect("start the binary");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = timeout(PATIENCE, async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(base) = line.strip_prefix("posts-server listening on ") {
-                return base.to_owned();
-            }
-        }
-        panic!("stdout closed before the listening line");
-    })
-    .await
-    .expect("the listening line in time");
-    // Keep draining stdout so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Running { child, base }
+/// Starts the binary with the test secret and waits for its listening line.
+async fn start(dir: &Path) -> ServerProcess {
+    POSTS_SERVER
+        .start(POSTS_SERVER.command(dir).env("ACCESS_TOKEN_SECRET", ACCESS_SECRET))
+        .await
 }
 
 async fn create_post(base: &str, title: &str) -> serde_json::Value {
@@ -168,39 +107,26 @@ async fn list_posts(base: &str) -> serde_json::Value {
     json(response).await
 }
 
-async fn wait(child: &mut Child) -> ExitStatus {
-    timeout(PATIENCE, child.wait())
-        .await
-        .expect("the server to exit in time")
-        .expect("wait for the server")
-}
-
 #[tokio::test]
 async fn sigterm_stops_it_cleanly() {
     let dir = TestDir::new();
-    let mut server = start(dir.path()).await;
-    create_post(&server.base, "before SIGTERM").await;
+    let server = start(dir.path()).await;
+    create_post(server.base(), "before SIGTERM").await;
 
-    let pid = server.child.id().expect("a running child").to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
-    let status = wait(&mut server.child).await;
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    let exit = server.terminate().await;
+    assert_eq!(exit.status.code(), Some(0), "{exit:?}");
 }
 
 #[tokio::test]
 async fn committed_posts_survive_sigkill() {
     let dir = TestDir::new();
-    let mut server = start(dir.path()).await;
-    let post = create_post(&server.base, "before SIGKILL").await;
+    let server = start(dir.path()).await;
+    let post = create_post(server.base(), "before SIGKILL").await;
 
-    // tokio's kill is SIGKILL on Unix: no chance to close the database.
-    server.child.kill().await.expect("SIGKILL the server");
+    // SIGKILL: no chance to close the database.
+    server.kill().await;
 
-    let mut restarted = start(dir.path()).await;
-    assert_eq!(list_posts(&restarted.base).await, json!([post]));
-    restarted.child.kill().await.expect("stop the server");
+    let restarted = start(dir.path()).await;
+    assert_eq!(list_posts(restarted.base()).await, json!([post]));
+    restarted.kill().await;
 }

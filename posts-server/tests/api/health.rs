@@ -7,7 +7,7 @@ use posts_server::{AppState, app};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::helpers::{TestDir, assert_error, json, spawn_app, token_for, tokens};
+use crate::helpers::{TestDir, assert_error, database_url, json, spawn_app, token_for, tokens};
 
 #[tokio::test]
 async fn healthz_is_200() {
@@ -28,7 +28,7 @@ async fn readyz_is_200_while_the_database_answers() {
 #[tokio::test]
 async fn database_gone_is_503() {
     let dir = TestDir::new();
-    let store = Arc::new(SqliteStore::open(&dir.database_url()).await.expect("open the store"));
+    let store = Arc::new(SqliteStore::open(&database_url(&dir)).await.expect("open the store"));
     let state = AppState::new(Arc::new(tokens()), store.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("local addr"));

@@ -1,8 +1,6 @@
 //! `spawn_app()` and friends: a fresh server and database per test.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use jwt_tokens::config::TokenArgs;
@@ -13,43 +11,17 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use test_support::TestDir;
+
 /// The access secret every test server trusts.
 pub const ACCESS_SECRET: &str = "test-access-secret-that-is-long-enough";
 pub const ISSUER: &str = "auth-server";
 pub const AUDIENCE: &str = "posts-server";
 const LEEWAY: Duration = Duration::from_secs(5);
 
-/// A unique directory under the system temp dir, removed on drop.
-#[derive(Debug)]
-pub struct TestDir(PathBuf);
-
-impl TestDir {
-    pub fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "posts-server-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = std::env::temp_dir().join(name);
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create a temp dir");
-        Self(path)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.0.join("posts.db").display())
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The database file of a test server, in its directory.
+pub fn database_url(dir: &TestDir) -> String {
+    dir.sqlite_url("posts.db")
 }
 
 /// Settings for a test server: port 0, a database in `dir`, the test secret.
@@ -57,7 +29,7 @@ impl Drop for TestDir {
 pub fn config(dir: &TestDir) -> Config {
     Config {
         addr: "127.0.0.1:0".parse().expect("a socket address"),
-        database_url: dir.database_url(),
+        database_url: database_url(dir),
         tokens: TokenArgs {
             access_token_secret: Some(Secret::new(ACCESS_SECRET)),
             jwt_issuer: ISSUER.into(),

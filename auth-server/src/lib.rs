@@ -132,7 +132,7 @@ async fn purge_sessions(store: Arc<dyn AuthStore>, interval: Duration) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match store.purge_ended_sessions(sessions::now_ms()).await {
+        match store.purge_ended_sessions(service_kit::now_unix_ms()).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "ended sessions purged"),
             Err(err) => tracing::warn!(error = %err, "purging ended sessions failed"),

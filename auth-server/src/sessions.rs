@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use jwt_tokens::now_unix;
 use serde::Serialize;
-use service_kit::ApiError;
+use service_kit::{ApiError, now_unix_ms};
 
 use crate::AppState;
 use crate::store::{NewSession, Rotation};
@@ -20,12 +20,6 @@ pub struct TokenPair {
     pub expires_in: u64,
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -36,7 +30,7 @@ fn secs(value: Duration) -> i64 {
 
 /// Starts a session for a user who just proved their password.
 pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<TokenPair, ApiError> {
-    let now = now_ms();
+    let now = now_unix_ms();
     let session = NewSession {
         id: new_id(),
         user_id: user_id.to_owned(),
@@ -52,7 +46,7 @@ pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<To
 /// Spends a verified refresh token and returns the session's next pair.
 pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Result<TokenPair, ApiError> {
     let next_jti = new_id();
-    match state.store.rotate(sid, user_id, jti, &next_jti, now_ms()).await? {
+    match state.store.rotate(sid, user_id, jti, &next_jti, now_unix_ms()).await? {
         Rotation::Rotated { username, expires_at } => pair(state, user_id, &username, sid, &next_jti, expires_at),
         Rotation::Reused => {
             tracing::warn!(session = %sid, user = %user_id, "refresh token reused: session revoked");

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use service_kit::{AppJson, Result};
 
 use crate::AppState;
-use crate::sessions::now_ms;
+use service_kit::now_unix_ms;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,11 +40,14 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
     };
     match request.scope {
         Scope::Session => {
-            state.store.revoke_session(&claims.sid, &claims.sub, now_ms()).await?;
+            state
+                .store
+                .revoke_session(&claims.sid, &claims.sub, now_unix_ms())
+                .await?;
             tracing::info!(session = %claims.sid, user = %claims.sub, "logged out");
         }
         Scope::Global => {
-            let now = now_ms();
+            let now = now_unix_ms();
             let ended = state
                 .store
                 .revoke_user_sessions(&claims.sid, &claims.sub, &claims.jti, now)

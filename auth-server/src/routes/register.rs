@@ -7,8 +7,8 @@ use service_kit::{AppJson, Result};
 
 use crate::AppState;
 use crate::domain::{Credentials, Username};
-use crate::sessions::now_ms;
 use crate::store::NewUser;
+use service_kit::now_unix_ms;
 
 #[derive(Debug, Serialize)]
 pub struct RegisteredUser {
@@ -29,7 +29,7 @@ pub async fn register(
         username: username.as_str().to_owned(),
         username_key: username.key(),
         password_hash,
-        created_at_ms: now_ms(),
+        created_at_ms: now_unix_ms(),
     };
     state.store.create_user(&user).await?;
     tracing::info!(user = %user.id, "user registered");

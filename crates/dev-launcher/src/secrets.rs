@@ -1,10 +1,11 @@
 //! The development token secrets: generated once into `data/dev-secrets.env`, readable by the owner only.
 
-use std::fmt;
 use std::fs::{self, DirBuilder, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use jwt_tokens::{MIN_SECRET_BYTES, Secret};
 
 use crate::Result;
 
@@ -14,23 +15,6 @@ pub const FILE_NAME: &str = "dev-secrets.env";
 
 /// Bytes of OS randomness per secret: 256 bits, the HS256 key size.
 const SECRET_BYTES: usize = 32;
-/// The contract's minimum secret length, checked on secrets read back from the file.
-const MIN_SECRET_LEN: usize = 32;
-
-/// A secret value that never shows up in `Debug` output.
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
 
 /// The pair of secrets both servers are started with.
 #[derive(Debug)]
@@ -77,8 +61,8 @@ impl DevSecrets {
             refresh = random_hex()?;
         }
         Ok(Self {
-            access: Secret(access),
-            refresh: Secret(refresh),
+            access: Secret::new(access),
+            refresh: Secret::new(refresh),
         })
     }
 
@@ -108,8 +92,8 @@ impl DevSecrets {
             }
         }
         let check = |name: &str, value: Option<String>| match value {
-            Some(value) if value.len() >= MIN_SECRET_LEN => Ok(Secret(value)),
-            Some(_) => Err(format!("has a {name} shorter than {MIN_SECRET_LEN} bytes")),
+            Some(value) if value.len() >= MIN_SECRET_BYTES => Ok(Secret::new(value)),
+            Some(_) => Err(format!("has a {name} shorter than {MIN_SECRET_BYTES} bytes")),
             None => Err(format!("has no {name}")),
         };
         let secrets = Self {

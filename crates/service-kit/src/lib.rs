@@ -12,3 +12,10 @@ pub mod telemetry;
 
 pub use error::{ApiError, Result};
 pub use json::AppJson;
+
+/// Now, in Unix milliseconds: how both servers stamp what they store.
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

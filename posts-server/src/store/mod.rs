@@ -3,7 +3,6 @@
 mod sqlite;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
@@ -59,11 +58,4 @@ pub async fn connect(url: &str) -> Result<Arc<dyn PostStore>, String> {
         // The URL itself is not echoed: a mistyped one may still hold a password.
         Err("not a supported database URL; use sqlite://path/to/posts.db".into())
     }
-}
-
-/// Now, in Unix milliseconds (the `created_at` column).
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

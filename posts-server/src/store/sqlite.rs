@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use service_kit::sqlite::SqlitePools;
 use sqlx::migrate::Migrator;
 
-use super::{NewPost, Post, PostStore, StoreError, now_millis};
+use service_kit::now_unix_ms;
+
+use super::{NewPost, Post, PostStore, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -16,10 +18,6 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at a `sqlite://path` URL.
     pub async fn open(url: &str) -> Result<Self, String> {
-        // Each pool of an in-memory database would see a database of its own.
-        if url.contains(":memory:") || url.contains("mode=memory") {
-            return Err("an in-memory SQLite database is not supported; use sqlite://path/to/posts.db".into());
-        }
         let pools = service_kit::sqlite::open(url, &MIGRATOR).await?;
         Ok(Self { pools })
     }
@@ -47,7 +45,7 @@ impl PostStore for SqliteStore {
         .bind(new.username)
         .bind(new.title)
         .bind(new.body)
-        .bind(now_millis())
+        .bind(now_unix_ms())
         .fetch_one(&self.pools.writer)
         .await?;
         Ok(post)

@@ -7,6 +7,8 @@ use clap::Parser;
 use jwt_tokens::config::{TokenArgs, keys_from};
 use jwt_tokens::{KeySet, Secret};
 use service_kit::duration::parse_duration;
+use service_kit::postgres::DatabaseArgs;
+use service_kit::rate_limit::{Rate, RateLimitArgs};
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -19,9 +21,14 @@ pub struct Config {
     #[arg(long, env = "AUTH_ADDR", default_value = "127.0.0.1:4000")]
     pub addr: SocketAddr,
 
-    /// `sqlite://path` (embedded, created if missing).
+    /// `sqlite://path` (embedded, created if missing) or
+    /// `postgres://user:password@host:port/database` (the database must exist; its tables are created).
     #[arg(long, env = "AUTH_DATABASE_URL", default_value = "sqlite://data/auth.db")]
     pub database_url: String,
+
+    /// PostgreSQL pool settings.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 
     #[command(flatten)]
     pub tokens: TokenArgs,
@@ -29,6 +36,21 @@ pub struct Config {
     /// HS256 key for refresh tokens; at least 32 bytes; must differ from the access secret.
     #[arg(long, env = "REFRESH_TOKEN_SECRET", hide_env_values = true)]
     pub refresh_token_secret: Option<Secret>,
+
+    /// Older refresh keys that still verify, comma-separated, until the sessions
+    /// they signed have rotated onto the current key.
+    #[arg(
+        long,
+        env = "REFRESH_TOKEN_PREVIOUS_SECRETS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub refresh_token_previous_secrets: Vec<Secret>,
+
+    /// How long a spent refresh token may still be presented without counting
+    /// as theft (it then gets the session's current pair); `0s` turns it off.
+    #[arg(long, env = "REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_reuse_grace: Duration,
 
     /// Access token lifetime (`15s`, `15m`, `1h`, …).
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
@@ -41,6 +63,25 @@ pub struct Config {
     /// How often ended (expired, logged out, revoked) sessions are deleted.
     #[arg(long, env = "SESSION_PURGE_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub session_purge_interval: Duration,
+
+    #[command(flatten)]
+    pub limits: RateLimitArgs,
+
+    /// `POST /login` attempts per username (`N/PERIOD`: a burst of N, refilled over PERIOD).
+    #[arg(long, env = "LOGIN_RATE_PER_USERNAME", default_value = "5/1m")]
+    pub login_rate_per_username: Rate,
+
+    /// `POST /login` attempts per client address.
+    #[arg(long, env = "LOGIN_RATE_PER_ADDRESS", default_value = "20/1m")]
+    pub login_rate_per_address: Rate,
+
+    /// `POST /register` requests per client address.
+    #[arg(long, env = "REGISTER_RATE_PER_ADDRESS", default_value = "20/1h")]
+    pub register_rate_per_address: Rate,
+
+    /// `POST /token` requests per client address.
+    #[arg(long, env = "TOKEN_RATE_PER_ADDRESS", default_value = "60/1m")]
+    pub token_rate_per_address: Rate,
 
     /// Log filter (`info`, `debug`, `auth_server=debug,info`, …).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
@@ -57,9 +98,23 @@ impl Config {
     /// Checks what must hold before the port opens; the error is one line naming the variable.
     pub(crate) fn check(&self) -> Result<Checked, String> {
         let access_keys = self.tokens.access_keys()?;
-        let refresh_keys = keys_from("REFRESH_TOKEN_SECRET", self.refresh_token_secret.as_ref())?;
-        if self.tokens.access_token_secret == self.refresh_token_secret {
-            return Err("REFRESH_TOKEN_SECRET must differ from ACCESS_TOKEN_SECRET".into());
+        let refresh_keys = keys_from(
+            ("REFRESH_TOKEN_SECRET", self.refresh_token_secret.as_ref()),
+            ("REFRESH_TOKEN_PREVIOUS_SECRETS", &self.refresh_token_previous_secrets),
+        )?;
+        let refresh_secrets = self
+            .refresh_token_secret
+            .iter()
+            .chain(&self.refresh_token_previous_secrets);
+        for (position, refresh) in refresh_secrets.enumerate() {
+            if self.tokens.access_secrets().any(|access| access == refresh) {
+                let variable = if position == 0 {
+                    "REFRESH_TOKEN_SECRET"
+                } else {
+                    "REFRESH_TOKEN_PREVIOUS_SECRETS"
+                };
+                return Err(format!("{variable} must differ from every access token secret"));
+            }
         }
         for (name, ttl) in [
             ("ACCESS_TOKEN_TTL", self.access_token_ttl),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use service_kit::{ApiError, now_unix_ms};
 
 use crate::AppState;
-use crate::store::{NewSession, Rotation};
+use crate::store::{NewSession, Rotation, Spend};
 
 /// The tokens response of `/login` and `/token`, with the tutorial's field names.
 #[derive(Debug, Serialize)]
@@ -40,16 +40,63 @@ pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<To
     };
     state.store.create_session(&session).await?;
     tracing::info!(session = %session.id, user = %user_id, "session started");
-    pair(state, user_id, username, &session.id, &session.jti, session.expires_at)
+    let refresh = Refresh {
+        sid: &session.id,
+        jti: &session.jti,
+        issued_at_ms: now,
+        expires_at: session.expires_at,
+    };
+    pair(state, user_id, username, &refresh)
 }
 
 /// Spends a verified refresh token and returns the session's next pair.
 pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Result<TokenPair, ApiError> {
     let next_jti = new_id();
-    match state.store.rotate(sid, user_id, jti, &next_jti, now_unix_ms()).await? {
-        Rotation::Rotated { username, expires_at } => pair(state, user_id, &username, sid, &next_jti, expires_at),
+    let now_ms = now_unix_ms();
+    let spend = Spend {
+        sid,
+        user_id,
+        jti,
+        next_jti: &next_jti,
+        now_ms,
+        grace_ms: i64::try_from(state.settings.reuse_grace.as_millis()).unwrap_or(i64::MAX),
+    };
+    match state.store.rotate(spend).await? {
+        Rotation::Rotated { username, expires_at } => {
+            let refresh = Refresh {
+                sid,
+                jti: &next_jti,
+                issued_at_ms: now_ms,
+                expires_at,
+            };
+            pair(state, user_id, &username, &refresh)
+        }
+        Rotation::Grace {
+            username,
+            expires_at,
+            current_jti,
+            rotated_at_ms,
+        } => {
+            tracing::info!(
+                session = %sid,
+                user = %user_id,
+                "a refresh token spent {} ms ago was presented again within the grace period: current pair returned",
+                now_ms.saturating_sub(rotated_at_ms)
+            );
+            let refresh = Refresh {
+                sid,
+                jti: &current_jti,
+                issued_at_ms: rotated_at_ms,
+                expires_at,
+            };
+            pair(state, user_id, &username, &refresh)
+        }
         Rotation::Reused => {
-            tracing::warn!(session = %sid, user = %user_id, "refresh token reused: session revoked");
+            tracing::warn!(
+                session = %sid,
+                user = %user_id,
+                "refresh token reused after its grace period: possible theft, session revoked"
+            );
             Err(refused(
                 "the refresh token was already used; the session has been revoked",
             ))
@@ -66,22 +113,31 @@ pub fn refused(message: &'static str) -> ApiError {
     ApiError::bearer(StatusCode::FORBIDDEN, "invalid_grant", message).with_challenge("invalid_token")
 }
 
-fn pair(
-    state: &AppState,
-    user_id: &str,
-    username: &str,
-    sid: &str,
-    jti: &str,
+/// The refresh token of a pair: which one, and when it was made current.
+struct Refresh<'a> {
+    sid: &'a str,
+    jti: &'a str,
+    issued_at_ms: i64,
+    /// Unix seconds: when the session ends.
     expires_at: i64,
-) -> Result<TokenPair, ApiError> {
+}
+
+fn pair(state: &AppState, user_id: &str, username: &str, refresh: &Refresh<'_>) -> Result<TokenPair, ApiError> {
     let ttl = state.settings.access_ttl;
     let access_token = state
         .access
-        .issue(user_id, username, sid, ttl)
+        .issue(user_id, username, refresh.sid, ttl)
         .map_err(ApiError::internal)?;
+    let seconds = |value: i64| u64::try_from(value).unwrap_or(now_unix());
     let refresh_token = state
         .refresh
-        .issue(user_id, sid, jti, u64::try_from(expires_at).unwrap_or(now_unix()))
+        .issue_at(
+            user_id,
+            refresh.sid,
+            refresh.jti,
+            seconds(refresh.issued_at_ms / 1000),
+            seconds(refresh.expires_at),
+        )
         .map_err(ApiError::internal)?;
     Ok(TokenPair {
         access_token,

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use jwt_tokens::config::TokenArgs;
+use service_kit::postgres::DatabaseArgs;
+use service_kit::rate_limit::{Rate, RateLimitArgs};
 
 /// Serves each user's posts to holders of an access token from the auth server.
 #[derive(Parser, Debug, Clone)]
@@ -13,13 +15,25 @@ pub struct Config {
     #[arg(long, env = "POSTS_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Where posts are kept: `sqlite://path/to/posts.db` (created if missing).
+    /// Where posts are kept: `sqlite://path/to/posts.db` (created if missing) or
+    /// `postgres://user:password@host:port/database` (the database must exist; its tables are created).
     #[arg(long, env = "POSTS_DATABASE_URL", default_value = "sqlite://data/posts.db")]
     pub database_url: String,
+
+    /// PostgreSQL pool settings.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 
     /// How access tokens are verified (the posts server never sees the refresh secret).
     #[command(flatten)]
     pub tokens: TokenArgs,
+
+    #[command(flatten)]
+    pub limits: RateLimitArgs,
+
+    /// `POST /posts` per user (`N/PERIOD`: a burst of N, refilled over PERIOD).
+    #[arg(long, env = "POST_RATE_PER_USER", default_value = "30/1m")]
+    pub post_rate_per_user: Rate,
 
     /// Log filter, e.g. `info` or `posts_server=debug,info`.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]

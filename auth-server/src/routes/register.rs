@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
+use service_kit::rate_limit::ClientIp;
 use service_kit::{AppJson, Result};
 
 use crate::AppState;
@@ -19,8 +20,12 @@ pub struct RegisteredUser {
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, AppJson<RegisteredUser>)> {
+    state.limits.register_per_address.check(&client).inspect_err(|_| {
+        tracing::warn!(client = %client, "sign-up rate limit per address reached");
+    })?;
     let username = Username::parse(credentials.username)?;
     credentials.password.validate()?;
     let password_hash = state.hasher.hash(credentials.password).await?;

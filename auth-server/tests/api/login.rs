@@ -174,3 +174,36 @@ async fn malformed_login_bodies_are_400() {
         .expect("POST /login");
     assert_error(response, 400, "invalid_body").await;
 }
+
+/// The median of `samples`, in milliseconds.
+fn median_ms(samples: &mut [std::time::Duration]) -> f64 {
+    samples.sort();
+    samples[samples.len() / 2].as_secs_f64() * 1000.0
+}
+
+#[tokio::test]
+async fn an_unknown_user_costs_as_much_as_a_wrong_password() {
+    const TRIES: usize = 9;
+    let app = spawn_app().await;
+    app.registered("alice", PASSWORD).await;
+    // One login first, so that nothing measured pays for warming up.
+    app.logged_in("alice", PASSWORD).await;
+
+    let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
+    for n in 0..TRIES {
+        // Interleaved, so that load on the machine falls on both alike.
+        let started = std::time::Instant::now();
+        assert_eq!(app.login("alice", "not the password").await.status(), 401);
+        wrong.push(started.elapsed());
+        let started = std::time::Instant::now();
+        assert_eq!(app.login(&format!("nobody{n}"), PASSWORD).await.status(), 401);
+        unknown.push(started.elapsed());
+    }
+
+    let (wrong, unknown) = (median_ms(&mut wrong), median_ms(&mut unknown));
+    let ratio = wrong.max(unknown) / wrong.min(unknown);
+    assert!(
+        ratio <= 2.0,
+        "median wrong password {wrong:.1} ms, median unknown user {unknown:.1} ms: ratio {ratio:.2}"
+    );
+}

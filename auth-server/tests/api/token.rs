@@ -1,11 +1,9 @@
 //! `POST /token`: rotation, refusals, reuse detection, concurrency and expiry.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jwt_tokens::{RefreshClaims, VerifyReason, now_unix};
 use serde_json::json;
-use tokio::sync::Barrier;
 
 use crate::helpers::{
     ISSUER, OTHER_SECRET, PASSWORD, assert_bearer_error, assert_refused, foreign_refresh_tokens, json, spawn_app,
@@ -172,27 +170,7 @@ async fn of_32_concurrent_rotations_of_one_token_exactly_one_succeeds() {
     let app = spawn_app().await;
     let (_, login) = app.user_with_session("alice").await;
 
-    let start = Arc::new(Barrier::new(CONCURRENT));
-    let mut tasks = Vec::with_capacity(CONCURRENT);
-    for _ in 0..CONCURRENT {
-        let client = app.client.clone();
-        let url = app.url("/token");
-        let body = json!({ "token": login.refresh });
-        let start = Arc::clone(&start);
-        tasks.push(tokio::spawn(async move {
-            // Everything but sending is done before the barrier, so the requests go out together.
-            let request = client.post(url).json(&body).build().expect("a request");
-            start.wait().await;
-            let response = client.execute(request).await.expect("POST /token");
-            let status = response.status().as_u16();
-            let body: serde_json::Value = response.json().await.expect("a JSON body");
-            (status, body)
-        }));
-    }
-    let mut outcomes = Vec::with_capacity(CONCURRENT);
-    for task in tasks {
-        outcomes.push(task.await.expect("the request task did not panic"));
-    }
+    let outcomes = app.concurrent_refreshes(&login.refresh, CONCURRENT).await;
 
     let successes: Vec<_> = outcomes.iter().filter(|(status, _)| *status == 200).collect();
     assert_eq!(successes.len(), 1, "{outcomes:?}");

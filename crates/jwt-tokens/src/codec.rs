@@ -128,7 +128,20 @@ impl Codec {
         jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|_| IssueError(self.kind))
     }
 
+    /// Identifiers are text without control characters (a NUL could not even be stored in
+    /// PostgreSQL): a token that carries one, signed or not, is refused as invalid.
+    fn printable<const N: usize>(&self, values: [&String; N]) -> Result<(), VerifyError> {
+        if values.iter().any(|v| v.chars().any(char::is_control)) {
+            return Err(self.error(VerifyReason::InvalidClaims));
+        }
+        Ok(())
+    }
+
     fn decode<C: DeserializeOwned>(&self, token: &str) -> Result<C, VerifyError> {
+        self.decode_with(token, &self.validation)
+    }
+
+    fn decode_with<C: DeserializeOwned>(&self, token: &str, validation: &Validation) -> Result<C, VerifyError> {
         // A header that does not parse (including `alg: none`, which is no
         // algorithm jsonwebtoken knows) makes the whole token malformed.
         let header = jsonwebtoken::decode_header(token).map_err(|_| self.error(VerifyReason::Malformed))?;
@@ -154,7 +167,7 @@ impl Codec {
             .as_deref()
             .and_then(|kid| self.keys.find(kid))
             .ok_or_else(|| self.error(VerifyReason::UnknownKey))?;
-        jsonwebtoken::decode::<C>(token, &key.decoding, &self.validation)
+        jsonwebtoken::decode::<C>(token, &key.decoding, validation)
             .map(|data| data.claims)
             .map_err(|e| self.error(reason_of(e.kind())))
     }
@@ -230,7 +243,10 @@ impl AccessTokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
-        self.codec.decode(token)
+        let claims: AccessClaims = self.codec.decode(token)?;
+        self.codec
+            .printable([&claims.sub, &claims.name, &claims.sid, &claims.jti])?;
+        Ok(claims)
     }
 }
 
@@ -267,11 +283,24 @@ impl RefreshTokens {
 
     /// Signs refresh token `jti` of session `sid`, which ends at `expires_at` (Unix seconds).
     pub fn issue(&self, user_id: &str, sid: &str, jti: &str, expires_at: u64) -> Result<String, IssueError> {
+        self.issue_at(user_id, sid, jti, now_unix(), expires_at)
+    }
+
+    /// Signs refresh token `jti` as issued at `issued_at`: the same claims and
+    /// key give the same token, so a token can be handed out again.
+    pub fn issue_at(
+        &self,
+        user_id: &str,
+        sid: &str,
+        jti: &str,
+        issued_at: u64,
+        expires_at: u64,
+    ) -> Result<String, IssueError> {
         self.sign(&RefreshClaims {
             iss: self.issuer.clone(),
             aud: self.issuer.clone(),
             sub: user_id.to_owned(),
-            iat: now_unix(),
+            iat: issued_at,
             exp: expires_at,
             jti: jti.to_owned(),
             sid: sid.to_owned(),
@@ -283,6 +312,16 @@ impl RefreshTokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<RefreshClaims, VerifyError> {
-        self.codec.decode(token)
+        let claims: RefreshClaims = self.codec.decode(token)?;
+        self.codec.printable([&claims.sub, &claims.sid, &claims.jti])?;
+        Ok(claims)
+    }
+
+    /// The claims of a token whose one fault is that it has expired (every
+    /// other check passes, the signature included): to log which session it was.
+    pub fn expired_claims(&self, token: &str) -> Option<RefreshClaims> {
+        let mut validation = self.codec.validation.clone();
+        validation.validate_exp = false;
+        self.codec.decode_with(token, &validation).ok()
     }
 }

@@ -47,8 +47,9 @@ pub enum AuthHeaderError {
     Malformed,
 }
 
-/// The token of the one `Authorization: Bearer <token>` header (scheme
-/// case-insensitive, one space, a token68 value as RFC 6750 §2.1 defines).
+/// The token of the one `Authorization: Bearer <token>` header, as RFC 6750
+/// §2.1 defines it: `"Bearer" 1*SP b64token`, that is the scheme
+/// (case-insensitive), one or more spaces (never a tab) and a token68 value.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthHeaderError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let value = values.next().ok_or(AuthHeaderError::Missing)?;
@@ -57,6 +58,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthHeaderError> {
     }
     let value = value.to_str().map_err(|_| AuthHeaderError::Malformed)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthHeaderError::Malformed)?;
+    let token = token.trim_start_matches(' ');
     if !scheme.eq_ignore_ascii_case("bearer") || !is_token68(token) {
         return Err(AuthHeaderError::Malformed);
     }
@@ -91,6 +93,12 @@ mod tests {
     }
 
     #[test]
+    fn takes_one_or_more_spaces_after_the_scheme() {
+        assert_eq!(bearer_token(&headers(&["Bearer  abc.def.ghi"])), Ok("abc.def.ghi"));
+        assert_eq!(bearer_token(&headers(&["Bearer     abc.def.ghi"])), Ok("abc.def.ghi"));
+    }
+
+    #[test]
     fn refuses_everything_else() {
         use AuthHeaderError::*;
         let cases: &[(&[&str], AuthHeaderError)] = &[
@@ -99,7 +107,10 @@ mod tests {
             (&["Basic dXNlcjpwYXNz"], Malformed),
             (&["Bearer"], Malformed),
             (&["Bearer "], Malformed),
-            (&["Bearer  abc.def.ghi"], Malformed),
+            (&["Bearer  "], Malformed),
+            (&["Bearer\tabc.def.ghi"], Malformed),
+            (&["Bearer \tabc.def.ghi"], Malformed),
+            (&["Bearer\t abc.def.ghi"], Malformed),
             (&["Bearer abc.def.ghi "], Malformed),
             (&["Bearer abc def"], Malformed),
             (&["Bearer a.b.c", "Bearer d.e.f"], Repeated),

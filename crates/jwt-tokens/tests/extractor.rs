@@ -196,10 +196,15 @@ fn cases() -> Vec<Case> {
         case("Bearer alone", vec![value("Bearer")], Unauthorized),
         case("Bearer and a space", vec![value("Bearer ")], Unauthorized),
         case("empty header", vec![value("")], Unauthorized),
-        case("two spaces", vec![value(&format!("Bearer  {token}"))], Unauthorized),
+        case("Bearer and only spaces", vec![value("Bearer   ")], Unauthorized),
         case(
             "tab instead of a space",
             vec![value(&format!("Bearer\t{token}"))],
+            Unauthorized,
+        ),
+        case(
+            "a space, then a tab",
+            vec![value(&format!("Bearer \t{token}"))],
             Unauthorized,
         ),
         case(
@@ -279,6 +284,9 @@ fn cases() -> Vec<Case> {
             vec![value(&format!("BEARER {token}"))],
             Accepted,
         ),
+        // RFC 6750 §2.1: `"Bearer" 1*SP b64token`.
+        case("two spaces", vec![value(&format!("Bearer  {token}"))], Accepted),
+        case("five spaces", vec![value(&format!("Bearer     {token}"))], Accepted),
     ]
 }
 

@@ -1,20 +1,23 @@
 //! Table-driven tests of the token verifier: every row is a token and the one
 //! outcome the verifier must give it (CONTRACT.md, "Tokens").
 //!
-//! Forgeries are crafted by hand: a header and a payload of our choosing,
-//! base64url-encoded and signed (or not) with a key of our choosing, so that
-//! each row changes exactly one thing about an otherwise valid token.
+//! Forgeries are crafted by hand (`test_support::jose`): a header and a payload
+//! of our choosing, base64url-encoded and signed (or not) with a key of our
+//! choosing, so that each row changes exactly one thing about an otherwise
+//! valid token.
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::Algorithm;
 use jwt_tokens::{
     AccessClaims, AccessTokens, KeySet, RefreshClaims, RefreshTokens, Secret, TokenKind, TokenSettings, VerifyError,
     VerifyReason, key_id, now_unix,
 };
 use serde_json::{Value, json};
+use test_support::jose::{
+    ATTACKER_SECRET, b64url, b64url_decode, craft, craft_raw, empty_key_equivalent, header, jwk, jwk_embedded, parts,
+    signature, signed_with, unsigned, with, with_header, with_payload, with_signature, without,
+};
 
 const ACCESS_SECRET: &str = "access-secret-for-tests-0123456789-abcdefghij";
 const REFRESH_SECRET: &str = "refresh-secret-for-tests-0123456789-abcdefghi";
@@ -61,15 +64,6 @@ fn refresh_kid() -> String {
     kid_of(REFRESH_SECRET)
 }
 
-fn b64(bytes: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The header our issuer writes for `typ`, signed by the key named `kid`.
-fn header(typ: &str, kid: &str) -> Value {
-    json!({ "alg": "HS256", "typ": typ, "kid": kid })
-}
-
 fn access_header() -> Value {
     header("at+jwt", &access_kid())
 }
@@ -108,37 +102,6 @@ fn refresh_claims() -> Value {
     })
 }
 
-fn with(mut claims: Value, name: &str, value: Value) -> Value {
-    claims
-        .as_object_mut()
-        .expect("claims are an object")
-        .insert(name.to_owned(), value);
-    claims
-}
-
-fn without(mut claims: Value, name: &str) -> Value {
-    claims.as_object_mut().expect("claims are an object").remove(name);
-    claims
-}
-
-/// `base64url(header).base64url(payload)`, signed with HMAC `alg` under `secret`.
-fn craft_raw(header: &[u8], payload: &[u8], secret: &[u8], alg: Algorithm) -> String {
-    let message = format!("{}.{}", b64(header), b64(payload));
-    let key = EncodingKey::from_secret(secret).expect("a non-empty HMAC key");
-    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, alg).expect("HMAC signing");
-    format!("{message}.{signature}")
-}
-
-/// A token with this header and these claims, signed with HS256 under `secret`.
-fn craft(header: &Value, claims: &Value, secret: &str) -> String {
-    craft_raw(
-        header.to_string().as_bytes(),
-        claims.to_string().as_bytes(),
-        secret.as_bytes(),
-        Algorithm::HS256,
-    )
-}
-
 /// An access token signed with the real access key, with these claims.
 fn access_with(claims: &Value) -> String {
     craft(&access_header(), claims, ACCESS_SECRET)
@@ -150,18 +113,27 @@ fn access_headed(header: &Value) -> String {
 }
 
 /// An unsigned (`alg` as given, empty signature) access token: `header.payload.`
-fn unsigned(alg: &str) -> String {
-    let header = json!({ "alg": alg, "typ": "at+jwt", "kid": access_kid() });
-    format!("{}.{}.", b64(header.to_string()), b64(access_claims().to_string()))
+fn unsigned_access(alg: &str) -> String {
+    unsigned(
+        &json!({ "alg": alg, "typ": "at+jwt", "kid": access_kid() }),
+        &access_claims(),
+    )
 }
 
-/// The three segments of a token.
-fn parts(token: &str) -> (String, String, String) {
-    let mut it = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (it.next(), it.next(), it.next(), it.next()) else {
-        panic!("not a three-part token: {token}");
-    };
-    (h.to_owned(), p.to_owned(), s.to_owned())
+/// An unsigned access token without its signature segment at all: `header.payload`
+fn unsigned_stripped(alg: &str) -> String {
+    unsigned_access(alg).trim_end_matches('.').to_owned()
+}
+
+/// An unsigned access token followed by the first 20 characters of a real signature.
+fn unsigned_truncated(alg: &str) -> String {
+    format!("{}{}", unsigned_access(alg), &signature(&issued_access())[..20])
+}
+
+/// An access token whose header embeds the attacker's key as a JWK and
+/// which that key signed; `kid` is added to the header when given.
+fn access_jwk_embedded(kid: Option<&str>) -> String {
+    jwk_embedded("at+jwt", kid, &access_claims(), ATTACKER_SECRET)
 }
 
 fn issued_access() -> String {
@@ -178,11 +150,7 @@ fn issued_refresh() -> String {
 
 /// A token signed with HS384/HS512 under the right secret, right `typ` and `kid`.
 fn hs_variant(alg: Algorithm) -> String {
-    let mut header = Header::new(alg);
-    header.typ = Some("at+jwt".to_owned());
-    header.kid = Some(access_kid());
-    let key = EncodingKey::from_secret(ACCESS_SECRET.as_bytes()).expect("HMAC key");
-    jsonwebtoken::encode(&header, &access_claims(), &key).expect("signing with another HMAC algorithm")
+    signed_with(alg, "at+jwt", &access_kid(), &access_claims(), ACCESS_SECRET)
 }
 
 // ---------------------------------------------------------------------------
@@ -264,20 +232,30 @@ fn cases() -> Vec<Case> {
         // --- alg: none and other algorithms -------------------------------------
         // jsonwebtoken's `Algorithm` has no `none`, so the header does not even
         // parse: the token is malformed.
-        access("alg none, empty signature", unsigned("none"), Err(Malformed)),
-        access("alg None, empty signature", unsigned("None"), Err(Malformed)),
-        access("alg NONE, empty signature", unsigned("NONE"), Err(Malformed)),
-        access("alg nOnE, empty signature", unsigned("nOnE"), Err(Malformed)),
-        access(
-            "alg none with a real HS256 signature appended",
-            {
-                let (_, _, sig) = parts(&issued_access());
-                format!("{}{sig}", unsigned("none"))
-            },
+        access("alg none, empty signature", unsigned_access("none"), Err(Malformed)),
+        access("alg None, empty signature", unsigned_access("None"), Err(Malformed)),
+        access("alg NONE, empty signature", unsigned_access("NONE"), Err(Malformed)),
+        access("alg nOnE, empty signature", unsigned_access("nOnE"), Err(Malformed)),
+        access("alg none, no signature segment", unsigned_stripped("none"), Err(Malformed)),
+        access("alg None, no signature segment", unsigned_stripped("None"), Err(Malformed)),
+        access("alg NONE, no signature segment", unsigned_stripped("NONE"), Err(Malformed)),
+        access("alg nOnE, no signature segment", unsigned_stripped("nOnE"), Err(Malformed)),
+        access("alg none, truncated real signature", unsigned_truncated("none"), Err(Malformed)),
+        access("alg None, truncated real signature", unsigned_truncated("None"), Err(Malformed)),
+        access("alg NONE, truncated real signature", unsigned_truncated("NONE"), Err(Malformed)),
+        access("alg nOnE, truncated real signature", unsigned_truncated("nOnE"), Err(Malformed)),
+        refresh(
+            "refresh: alg none, empty signature",
+            unsigned(&json!({ "alg": "none", "typ": "rt+jwt", "kid": refresh_kid() }), &refresh_claims()),
             Err(Malformed),
         ),
-        access("alg hs256 (lower case), empty signature", unsigned("hs256"), Err(Malformed)),
-        access("alg empty string", unsigned(""), Err(Malformed)),
+        access(
+            "alg none with a real HS256 signature appended",
+            format!("{}{}", unsigned_access("none"), signature(&issued_access())),
+            Err(Malformed),
+        ),
+        access("alg hs256 (lower case), empty signature", unsigned_access("hs256"), Err(Malformed)),
+        access("alg empty string", unsigned_access(""), Err(Malformed)),
         access(
             "alg missing from the header",
             access_headed(&json!({ "typ": "at+jwt", "kid": access_kid() })),
@@ -305,19 +283,41 @@ fn cases() -> Vec<Case> {
             access_headed(&json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": access_kid() })),
             Err(WrongAlgorithm),
         ),
+        // An algorithm jsonwebtoken has no name for does not parse.
+        access(
+            "header alg HS1024 (unknown) over an HS256 signature with the right secret",
+            access_headed(&json!({ "alg": "HS1024", "typ": "at+jwt", "kid": access_kid() })),
+            Err(Malformed),
+        ),
+        access(
+            "header alg `foo` over an HS256 signature with the right secret",
+            access_headed(&json!({ "alg": "foo", "typ": "at+jwt", "kid": access_kid() })),
+            Err(Malformed),
+        ),
+        refresh(
+            "refresh: HS512 with the refresh secret",
+            signed_with(Algorithm::HS512, "rt+jwt", &refresh_kid(), &refresh_claims(), REFRESH_SECRET),
+            Err(WrongAlgorithm),
+        ),
+        refresh(
+            "refresh: header alg RS256 over an HS256 signature with the refresh secret",
+            craft(
+                &json!({ "alg": "RS256", "typ": "rt+jwt", "kid": refresh_kid() }),
+                &refresh_claims(),
+                REFRESH_SECRET,
+            ),
+            Err(WrongAlgorithm),
+        ),
         // --- signature tampering ------------------------------------------------
         access(
             "stripped signature (header.payload.)",
-            {
-                let (h, p, _) = parts(&issued_access());
-                format!("{h}.{p}.")
-            },
+            with_signature(&issued_access(), ""),
             Err(BadSignature),
         ),
         access(
             "no signature segment at all (header.payload)",
             {
-                let (h, p, _) = parts(&issued_access());
+                let [h, p, _] = parts(&issued_access());
                 format!("{h}.{p}")
             },
             Err(Malformed),
@@ -326,7 +326,7 @@ fn cases() -> Vec<Case> {
             // 40 of 43 characters: still whole base64 quads, so it decodes.
             "signature truncated to 40 characters",
             {
-                let (h, p, s) = parts(&issued_access());
+                let [h, p, s] = parts(&issued_access());
                 format!("{h}.{p}.{}", &s[..40])
             },
             Err(BadSignature),
@@ -334,7 +334,7 @@ fn cases() -> Vec<Case> {
         access(
             "signature truncated to 20 characters",
             {
-                let (h, p, s) = parts(&issued_access());
+                let [h, p, s] = parts(&issued_access());
                 format!("{h}.{p}.{}", &s[..20])
             },
             Err(BadSignature),
@@ -342,7 +342,7 @@ fn cases() -> Vec<Case> {
         access(
             "signature with its first character changed",
             {
-                let (h, p, s) = parts(&issued_access());
+                let [h, p, s] = parts(&issued_access());
                 let first = if s.starts_with('A') { 'B' } else { 'A' };
                 format!("{h}.{p}.{first}{}", &s[1..])
             },
@@ -355,41 +355,38 @@ fn cases() -> Vec<Case> {
         ),
         access(
             "signature of another token",
-            {
-                let (h, p, _) = parts(&issued_access());
-                let (_, _, other) = parts(&access_with(&with(access_claims(), "sub", json!("someone-else"))));
-                format!("{h}.{p}.{other}")
-            },
+            with_signature(
+                &issued_access(),
+                &signature(&access_with(&with(access_claims(), "sub", json!("someone-else")))),
+            ),
             Err(BadSignature),
         ),
         access(
             "payload modified after signing (sub changed to admin)",
             {
                 let token = issued_access();
-                let (h, _, s) = parts(&token);
                 let claims = access_tokens().verify(&token).expect("issued token verifies");
                 let mut forged = serde_json::to_value(claims).expect("claims to JSON");
                 forged["sub"] = json!("admin");
-                format!("{h}.{}.{s}", b64(forged.to_string()))
+                with_payload(&token, &forged)
             },
             Err(BadSignature),
         ),
         access(
             "payload segment swapped for another token's",
             {
-                let (h, _, s) = parts(&issued_access());
-                let (_, other_payload, _) = parts(&access_with(&with(access_claims(), "name", json!("mallory"))));
+                let [h, _, s] = parts(&issued_access());
+                let [_, other_payload, _] = parts(&access_with(&with(access_claims(), "name", json!("mallory"))));
                 format!("{h}.{other_payload}.{s}")
             },
             Err(BadSignature),
         ),
         access(
             "header modified after signing (typ re-encoded)",
-            {
-                let (_, p, s) = parts(&issued_access());
-                let h = b64(json!({ "kid": access_kid(), "typ": "at+jwt", "alg": "HS256" }).to_string());
-                format!("{h}.{p}.{s}")
-            },
+            with_header(
+                &issued_access(),
+                &json!({ "kid": access_kid(), "typ": "at+jwt", "alg": "HS256" }),
+            ),
             Err(BadSignature),
         ),
         // --- wrong key ----------------------------------------------------------
@@ -426,6 +423,64 @@ fn cases() -> Vec<Case> {
         access(
             "the kid itself used as key",
             craft(&access_header(), &access_claims(), &access_kid()),
+            Err(BadSignature),
+        ),
+        access(
+            "weak key `123456` with the real kid copied in",
+            craft(&access_header(), &access_claims(), "123456"),
+            Err(BadSignature),
+        ),
+        access(
+            "weak key `changeme` with the real kid copied in",
+            craft(&access_header(), &access_claims(), "changeme"),
+            Err(BadSignature),
+        ),
+        access(
+            "weak key `your-256-bit-secret` (jwt.io's) with the real kid copied in",
+            craft(&access_header(), &access_claims(), "your-256-bit-secret"),
+            Err(BadSignature),
+        ),
+        access(
+            "weak key `key` with the real kid copied in",
+            craft(&access_header(), &access_claims(), "key"),
+            Err(BadSignature),
+        ),
+        access(
+            "empty key with the real kid copied in",
+            craft(&access_header(), &access_claims(), &empty_key_equivalent()),
+            Err(BadSignature),
+        ),
+        access(
+            "weak key `secret` without a kid",
+            craft(&json!({ "alg": "HS256", "typ": "at+jwt" }), &access_claims(), "secret"),
+            Err(UnknownKey),
+        ),
+        access(
+            "signed with the access secret under the refresh kid",
+            craft(&header("at+jwt", &refresh_kid()), &access_claims(), ACCESS_SECRET),
+            Err(UnknownKey),
+        ),
+        refresh(
+            "refresh: signed with the access secret under the access kid",
+            craft(&header("rt+jwt", &access_kid()), &refresh_claims(), ACCESS_SECRET),
+            Err(UnknownKey),
+        ),
+        refresh(
+            "refresh: weak key `secret` with the real kid copied in",
+            craft(&refresh_header(), &refresh_claims(), "secret"),
+            Err(BadSignature),
+        ),
+        refresh(
+            "refresh: empty key with the real kid copied in",
+            craft(&refresh_header(), &refresh_claims(), &empty_key_equivalent()),
+            Err(BadSignature),
+        ),
+        refresh(
+            "refresh: payload modified after signing (sid changed)",
+            with_payload(
+                &issued_refresh(),
+                &with(refresh_claims(), "sid", json!("someone-elses-session")),
+            ),
             Err(BadSignature),
         ),
         // --- kind confusion and typ ---------------------------------------------
@@ -617,6 +672,70 @@ fn cases() -> Vec<Case> {
         access("exp negative", access_with(&with(access_claims(), "exp", json!(-1))), Err(InvalidClaims)),
         access("exp null", access_with(&with(access_claims(), "exp", json!(null))), Err(InvalidClaims)),
         access("sub a number", access_with(&with(access_claims(), "sub", json!(42))), Err(InvalidClaims)),
+        access("sub null", access_with(&with(access_claims(), "sub", json!(null))), Err(InvalidClaims)),
+        access("iss a number", access_with(&with(access_claims(), "iss", json!(1))), Err(InvalidClaims)),
+        access("aud a number", access_with(&with(access_claims(), "aud", json!(1))), Err(InvalidClaims)),
+        access(
+            "nbf as a string",
+            access_with(&with(access_claims(), "nbf", json!(now.to_string()))),
+            Err(InvalidClaims),
+        ),
+        access(
+            "iat as a string",
+            access_with(&with(access_claims(), "iat", json!(now.to_string()))),
+            Err(InvalidClaims),
+        ),
+        access("exp a boolean", access_with(&with(access_claims(), "exp", json!(true))), Err(InvalidClaims)),
+        access("jti a number", access_with(&with(access_claims(), "jti", json!(7))), Err(InvalidClaims)),
+        access(
+            "sid an object",
+            access_with(&with(access_claims(), "sid", json!({ "id": "session-7" }))),
+            Err(InvalidClaims),
+        ),
+        access(
+            "name an array",
+            access_with(&with(access_claims(), "name", json!(["alice", "admin"]))),
+            Err(InvalidClaims),
+        ),
+        refresh(
+            "refresh: iss wrong",
+            craft(&refresh_header(), &with(refresh_claims(), "iss", json!("evil-issuer")), REFRESH_SECRET),
+            Err(WrongIssuer),
+        ),
+        refresh(
+            "refresh: iss missing",
+            craft(&refresh_header(), &without(refresh_claims(), "iss"), REFRESH_SECRET),
+            Err(InvalidClaims),
+        ),
+        refresh(
+            "refresh: aud missing",
+            craft(&refresh_header(), &without(refresh_claims(), "aud"), REFRESH_SECRET),
+            Err(InvalidClaims),
+        ),
+        refresh(
+            "refresh: sub missing",
+            craft(&refresh_header(), &without(refresh_claims(), "sub"), REFRESH_SECRET),
+            Err(InvalidClaims),
+        ),
+        refresh(
+            "refresh: sub a number",
+            craft(&refresh_header(), &with(refresh_claims(), "sub", json!(42)), REFRESH_SECRET),
+            Err(InvalidClaims),
+        ),
+        refresh(
+            "refresh: exp as a string",
+            craft(
+                &refresh_header(),
+                &with(refresh_claims(), "exp", json!((now + 3600).to_string())),
+                REFRESH_SECRET,
+            ),
+            Err(InvalidClaims),
+        ),
+        refresh(
+            "refresh: aud as an object",
+            craft(&refresh_header(), &with(refresh_claims(), "aud", json!({ ISSUER: true })), REFRESH_SECRET),
+            Err(InvalidClaims),
+        ),
         access(
             "duplicate sub claim",
             craft_raw(
@@ -641,6 +760,38 @@ fn cases() -> Vec<Case> {
         access("kid empty", access_headed(&header("at+jwt", "")), Err(UnknownKey)),
         access("kid ../../dev/null", access_headed(&header("at+jwt", "../../dev/null")), Err(UnknownKey)),
         access("kid ' OR 1=1 --", access_headed(&header("at+jwt", "' OR 1=1 --")), Err(UnknownKey)),
+        access("kid /dev/null", access_headed(&header("at+jwt", "/dev/null")), Err(UnknownKey)),
+        // The classic: the attacker signs with what the kid "file" holds (nothing).
+        access(
+            "kid /dev/null, signed with the empty key",
+            craft(&header("at+jwt", "/dev/null"), &access_claims(), &empty_key_equivalent()),
+            Err(UnknownKey),
+        ),
+        access(
+            "kid ../../dev/null, signed with the empty key",
+            craft(&header("at+jwt", "../../dev/null"), &access_claims(), &empty_key_equivalent()),
+            Err(UnknownKey),
+        ),
+        access(
+            "kid ' UNION SELECT 'key' --, signed with `key`",
+            craft(&header("at+jwt", "' UNION SELECT 'key' --"), &access_claims(), "key"),
+            Err(UnknownKey),
+        ),
+        refresh(
+            "refresh: kid unknown",
+            craft(&header("rt+jwt", "no-such-key"), &refresh_claims(), REFRESH_SECRET),
+            Err(UnknownKey),
+        ),
+        refresh(
+            "refresh: kid missing",
+            craft(&json!({ "alg": "HS256", "typ": "rt+jwt" }), &refresh_claims(), REFRESH_SECRET),
+            Err(UnknownKey),
+        ),
+        refresh(
+            "refresh: kid ../../dev/null, signed with the empty key",
+            craft(&header("rt+jwt", "../../dev/null"), &refresh_claims(), &empty_key_equivalent()),
+            Err(UnknownKey),
+        ),
         access(
             "kid a number (header does not parse)",
             access_headed(&json!({ "alg": "HS256", "typ": "at+jwt", "kid": 1 })),
@@ -660,7 +811,7 @@ fn cases() -> Vec<Case> {
         access(
             "jwk header carrying the attacker's own key",
             craft(
-                &with(access_header(), "jwk", json!({ "kty": "oct", "k": b64("attacker-key") })),
+                &with(access_header(), "jwk", jwk("attacker-key")),
                 &access_claims(),
                 ACCESS_SECRET,
             ),
@@ -700,6 +851,89 @@ fn cases() -> Vec<Case> {
             access_headed(&with(access_header(), "jku", json!(7))),
             Err(Malformed),
         ),
+        access(
+            "jwk header embedding the attacker's key, which signed the token, no kid",
+            access_jwk_embedded(None),
+            Err(ForbiddenHeader("jwk")),
+        ),
+        access(
+            "jwk header embedding the attacker's key, which signed the token, real kid",
+            access_jwk_embedded(Some(&access_kid())),
+            Err(ForbiddenHeader("jwk")),
+        ),
+        access(
+            "jku to the attacker's key set, signed with the attacker's key",
+            craft(
+                &json!({
+                    "alg": "HS256",
+                    "typ": "at+jwt",
+                    "kid": "attacker-1",
+                    "jku": "https://evil.example/jwks.json",
+                }),
+                &access_claims(),
+                ATTACKER_SECRET,
+            ),
+            Err(ForbiddenHeader("jku")),
+        ),
+        access(
+            "x5u to the attacker's certificate, signed with the attacker's key",
+            craft(
+                &with(access_header(), "x5u", json!("https://evil.example/cert.pem")),
+                &access_claims(),
+                ATTACKER_SECRET,
+            ),
+            Err(ForbiddenHeader("x5u")),
+        ),
+        access(
+            "x5c with the attacker's certificate, signed with the attacker's key",
+            craft(
+                &with(access_header(), "x5c", json!(["MIIBszCCAVmgAwIBAgIUYQ=="])),
+                &access_claims(),
+                ATTACKER_SECRET,
+            ),
+            Err(ForbiddenHeader("x5c")),
+        ),
+        refresh(
+            "refresh: jwk header embedding the attacker's key, which signed the token",
+            craft(
+                &with(refresh_header(), "jwk", jwk(ATTACKER_SECRET)),
+                &refresh_claims(),
+                ATTACKER_SECRET,
+            ),
+            Err(ForbiddenHeader("jwk")),
+        ),
+        refresh(
+            "refresh: jku header under the refresh key",
+            craft(
+                &with(refresh_header(), "jku", json!("https://evil.example/jwks.json")),
+                &refresh_claims(),
+                REFRESH_SECRET,
+            ),
+            Err(ForbiddenHeader("jku")),
+        ),
+        refresh(
+            "refresh: x5u header under the refresh key",
+            craft(
+                &with(refresh_header(), "x5u", json!("https://evil.example/cert.pem")),
+                &refresh_claims(),
+                REFRESH_SECRET,
+            ),
+            Err(ForbiddenHeader("x5u")),
+        ),
+        refresh(
+            "refresh: x5c header under the refresh key",
+            craft(
+                &with(refresh_header(), "x5c", json!(["MIIBszCCAVmgAwIBAgIUYQ=="])),
+                &refresh_claims(),
+                REFRESH_SECRET,
+            ),
+            Err(ForbiddenHeader("x5c")),
+        ),
+        refresh(
+            "refresh: crit header under the refresh key",
+            craft(&with(refresh_header(), "crit", json!(["exp"])), &refresh_claims(), REFRESH_SECRET),
+            Err(ForbiddenHeader("crit")),
+        ),
         // --- garbage ----------------------------------------------------------------
         access("empty string", String::new(), Err(Malformed)),
         access("whitespace", "   ".to_owned(), Err(Malformed)),
@@ -711,7 +945,7 @@ fn cases() -> Vec<Case> {
         access("not base64", "!!!.@@@.###".to_owned(), Err(Malformed)),
         access(
             "a valid token with a fourth segment",
-            format!("{}.{}", issued_access(), b64("x")),
+            format!("{}.{}", issued_access(), b64url("x")),
             Err(Malformed),
         ),
         access(
@@ -728,7 +962,7 @@ fn cases() -> Vec<Case> {
         access(
             "100 KB payload under a real header, unsigned by us",
             {
-                let (h, _, s) = parts(&issued_access());
+                let [h, _, s] = parts(&issued_access());
                 format!("{h}.{}.{s}", "A".repeat(100 * 1024))
             },
             Err(BadSignature),
@@ -740,7 +974,7 @@ fn cases() -> Vec<Case> {
         ),
         access(
             "header is base64 of non-JSON",
-            format!("{}.{}.{}", b64("hello"), b64(access_claims().to_string()), b64("sig")),
+            format!("{}.{}.{}", b64url("hello"), b64url(access_claims().to_string()), b64url("sig")),
             Err(Malformed),
         ),
         access(
@@ -953,9 +1187,8 @@ fn tokens_carry_typ_kid_and_hs256() {
 
     // Nothing else in the header: no key-locating or critical parameters.
     for token in [issued_access(), issued_refresh()] {
-        let (h, _, _) = parts(&token);
-        let raw: Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).expect("header is base64url")).expect("header is JSON");
+        let [h, _, _] = parts(&token);
+        let raw: Value = serde_json::from_slice(&b64url_decode(&h)).expect("header is JSON");
         let mut names: Vec<&str> = raw
             .as_object()
             .expect("header is an object")
@@ -1115,5 +1348,52 @@ fn debug_output_of_verifiers_shows_no_secret() {
             !text.contains(ACCESS_SECRET) && !text.contains(REFRESH_SECRET),
             "{text}"
         );
+    }
+}
+
+#[test]
+fn identifiers_with_control_characters_are_refused_even_when_signed() {
+    let access = access_tokens();
+    let refresh = refresh_tokens();
+    let now = now_unix();
+    for bad in ["user\u{0}42", "user\n42", "user\u{7f}42", "\u{1b}[31m"] {
+        let claims = AccessClaims {
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            sub: "user-42".to_owned(),
+            name: "alice".to_owned(),
+            iat: now,
+            nbf: now,
+            exp: now + 900,
+            jti: "jti".to_owned(),
+            sid: "sid".to_owned(),
+        };
+        for altered in [
+            AccessClaims {
+                sub: bad.to_owned(),
+                ..claims.clone()
+            },
+            AccessClaims {
+                name: bad.to_owned(),
+                ..claims.clone()
+            },
+            AccessClaims {
+                sid: bad.to_owned(),
+                ..claims.clone()
+            },
+            AccessClaims {
+                jti: bad.to_owned(),
+                ..claims.clone()
+            },
+        ] {
+            let token = access.sign(&altered).expect("signing");
+            let err = access.verify(&token).expect_err("a control character is refused");
+            assert_eq!(err.reason, VerifyReason::InvalidClaims, "{altered:?}");
+        }
+        let token = refresh
+            .issue(bad, "sid", "jti", now + 60)
+            .expect("signing a refresh token");
+        let err = refresh.verify(&token).expect_err("a control character is refused");
+        assert_eq!(err.reason, VerifyReason::InvalidClaims);
     }
 }

@@ -16,6 +16,7 @@ pub struct ApiError {
     code: &'static str,
     message: Cow<'static, str>,
     challenge: Option<&'static str>,
+    retry_after: Option<u64>,
     cause: Option<String>,
 }
 
@@ -36,7 +37,16 @@ impl ApiError {
             code,
             message: message.into(),
             challenge: None,
+            retry_after: None,
             cause: None,
+        }
+    }
+
+    /// `429` with `Retry-After: seconds` (at least 1).
+    pub fn too_many_requests(message: impl Into<Cow<'static, str>>, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
         }
     }
 
@@ -151,6 +161,11 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(value) = self.challenge.and_then(|code| challenge(code, &self.message)) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Some(cause) = self.cause {
             response.extensions_mut().insert(ErrorCause(cause));

@@ -41,6 +41,11 @@ where
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
         }
+        // JSON is UTF-8 (RFC 8259). serde_json checks the strings it reads but
+        // not those it skips (the values of unknown fields), so check it all.
+        if std::str::from_utf8(&bytes).is_err() {
+            return Err(ApiError::bad_request("invalid_body", "the body is not valid UTF-8"));
+        }
         axum::Json::<T>::from_bytes(&bytes)
             .map(|axum::Json(value)| Self(value))
             .map_err(json_rejection)
@@ -65,13 +70,14 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(err) => {
-            // serde's message names the field and what was expected; cut it short
-            // so that nothing large from the request is echoed back.
-            let detail: String = err.body_text().chars().take(200).collect();
-            let detail = detail
+            // serde's message names the field and what was expected; drop the
+            // value it found and cut it short, so that nothing from the request
+            // (a password sent as a number) is echoed back.
+            let text = err.body_text();
+            let detail = text
                 .strip_prefix("Failed to deserialize the JSON body into the target type: ")
-                .unwrap_or(&detail)
-                .to_owned();
+                .unwrap_or(&text);
+            let detail: String = without_value(detail).chars().take(200).collect();
             ApiError::bad_request(
                 "invalid_body",
                 format!("the JSON body does not have the expected fields: {detail}"),
@@ -79,6 +85,27 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         }
         _ => ApiError::bad_request("invalid_body", "the body is not valid JSON"),
     }
+}
+
+/// serde describes the value it did not expect by quoting it
+/// (``invalid type: integer `12345678`, expected a string``); keep only its
+/// kind (``invalid type: integer, expected a string``).
+fn without_value(detail: &str) -> String {
+    for marker in ["invalid type: ", "invalid value: "] {
+        if let Some(start) = detail.find(marker).map(|at| at + marker.len()) {
+            let end = detail
+                .rfind(", expected")
+                .filter(|&end| end >= start)
+                .unwrap_or(detail.len());
+            let kind = detail[start..end]
+                .split(['`', '"'])
+                .next()
+                .unwrap_or_default()
+                .trim_end();
+            return format!("{}{kind}{}", &detail[..start], &detail[end..]);
+        }
+    }
+    detail.to_owned()
 }
 
 #[cfg(test)]
@@ -111,5 +138,34 @@ mod tests {
             assert!(!has_json_content_type(&with_type(bad)), "{bad}");
         }
         assert!(!has_json_content_type(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn data_errors_name_the_kind_of_value_not_the_value() {
+        let cases = [
+            (
+                "password: invalid type: integer `12345678`, expected a string at line 1 column 9",
+                "password: invalid type: integer, expected a string at line 1 column 9",
+            ),
+            (
+                "title: invalid type: floating point `1.5`, expected a string at line 1 column 3",
+                "title: invalid type: floating point, expected a string at line 1 column 3",
+            ),
+            (
+                r#"n: invalid value: string "secret, expected", expected u8 at line 1 column 2"#,
+                "n: invalid value: string, expected u8 at line 1 column 2",
+            ),
+            (
+                "title: invalid type: null, expected a string at line 1 column 5",
+                "title: invalid type: null, expected a string at line 1 column 5",
+            ),
+            (
+                "missing field `title` at line 1 column 2",
+                "missing field `title` at line 1 column 2",
+            ),
+        ];
+        for (detail, shown) in cases {
+            assert_eq!(without_value(detail), shown);
+        }
     }
 }

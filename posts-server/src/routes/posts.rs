@@ -11,8 +11,8 @@ use jwt_tokens::Authenticated;
 use serde::{Deserialize, Serialize};
 use service_kit::{ApiError, AppJson, Result};
 
-use crate::AppState;
 use crate::store::{NewPost, Post, PostStore};
+use crate::{AppState, PostLimit};
 
 const TITLE_MAX_CHARS: usize = 200;
 const BODY_MAX_CHARS: usize = 10_000;
@@ -67,8 +67,10 @@ async fn list(
 async fn create(
     Authenticated(caller): Authenticated,
     State(store): State<Arc<dyn PostStore>>,
+    State(limit): State<Arc<PostLimit>>,
     AppJson(input): AppJson<PostInput>,
 ) -> Result<(StatusCode, Json<PostView>)> {
+    limit.check(&caller.sub)?;
     validate(&input)?;
     let post = store
         .create(NewPost {

@@ -1,0 +1,48 @@
+//! Key rotation on the verifying side: the previous access key keeps
+//! verifying until it is removed, and the current one verifies too.
+
+use jwt_tokens::Secret;
+
+use crate::helpers::{ACCESS_SECRET, spawn_app_with, tokens_with_secret};
+
+const NEW_ACCESS_SECRET: &str = "rotated-access-secret-for-posts-0123456789";
+
+fn token_signed_with(secret: &str) -> String {
+    tokens_with_secret(secret)
+        .issue("user-1", "alice", "session-1", std::time::Duration::from_secs(900))
+        .expect("issue a token")
+}
+
+#[tokio::test]
+async fn after_a_rotation_tokens_of_the_previous_key_still_verify_until_it_is_removed() {
+    let old = token_signed_with(ACCESS_SECRET);
+    let new = token_signed_with(NEW_ACCESS_SECRET);
+
+    let rotating = spawn_app_with(|config| {
+        config.tokens.access_token_secret = Some(Secret::new(NEW_ACCESS_SECRET));
+        config.tokens.access_token_previous_secrets = vec![Secret::new(ACCESS_SECRET)];
+    })
+    .await;
+    assert_eq!(
+        rotating.get_posts(&old).await.status(),
+        200,
+        "the previous key verifies"
+    );
+    assert_eq!(rotating.get_posts(&new).await.status(), 200, "the current key verifies");
+
+    let rotated = spawn_app_with(|config| {
+        config.tokens.access_token_secret = Some(Secret::new(NEW_ACCESS_SECRET));
+    })
+    .await;
+    assert_eq!(rotated.get_posts(&new).await.status(), 200);
+    let refused = rotated.get_posts(&old).await;
+    assert_eq!(refused.status(), 403, "the removed key's tokens are refused");
+    let body: serde_json::Value = refused.json().await.expect("a JSON error");
+    assert_eq!(body["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn before_a_rotation_a_token_of_a_key_the_server_does_not_hold_is_refused() {
+    let app = spawn_app_with(|_| {}).await;
+    assert_eq!(app.get_posts(&token_signed_with(NEW_ACCESS_SECRET)).await.status(), 403);
+}

@@ -9,24 +9,81 @@ pub mod sessions;
 pub mod store;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::routing::{delete, get, post};
+use axum::{Extension, Router};
 use jwt_tokens::{AccessTokens, RefreshTokens};
+use service_kit::rate_limit::{AddressSource, ForgetIdle, Limiter, forget_idle_every};
 use tokio::net::TcpListener;
 
 pub use config::Config;
 use password::Hasher;
-use store::{AuthStore, SqliteStore};
+use service_kit::postgres::{DatabaseArgs, is_postgres_url};
+use store::{AuthStore, PostgresStore, SqliteStore};
 
 /// Lifetimes the handlers need.
 #[derive(Debug, Clone, Copy)]
 pub struct Lifetimes {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// How long a spent refresh token still gets the session's current pair.
+    pub reuse_grace: Duration,
+}
+
+/// The rate limits of the auth server's routes.
+#[derive(Debug)]
+pub struct Limits {
+    pub login_per_username: Limiter<String>,
+    pub login_per_address: Limiter<IpAddr>,
+    pub register_per_address: Limiter<IpAddr>,
+    pub token_per_address: Limiter<IpAddr>,
+}
+
+impl Limits {
+    pub fn from_config(config: &Config) -> Self {
+        let on = config.limits.enabled();
+        Self {
+            login_per_username: Limiter::new(
+                config.login_rate_per_username,
+                on,
+                "too many login attempts for this user",
+            ),
+            login_per_address: Limiter::new(
+                config.login_rate_per_address,
+                on,
+                "too many login attempts from this address",
+            ),
+            register_per_address: Limiter::new(
+                config.register_rate_per_address,
+                on,
+                "too many sign-ups from this address",
+            ),
+            token_per_address: Limiter::new(
+                config.token_rate_per_address,
+                on,
+                "too many token refreshes from this address",
+            ),
+        }
+    }
+
+    fn all(self: &Arc<Self>) -> Vec<Arc<dyn ForgetIdle>> {
+        let me = Arc::clone(self);
+        vec![Arc::new(AllLimits(me))]
+    }
+}
+
+struct AllLimits(Arc<Limits>);
+
+impl ForgetIdle for AllLimits {
+    fn forget_idle(&self) {
+        self.0.login_per_username.forget_idle();
+        self.0.login_per_address.forget_idle();
+        self.0.register_per_address.forget_idle();
+        self.0.token_per_address.forget_idle();
+    }
 }
 
 /// What every handler shares; cheap to clone.
@@ -37,6 +94,9 @@ pub struct AppState {
     pub store: Arc<dyn AuthStore>,
     pub hasher: Arc<Hasher>,
     pub settings: Lifetimes,
+    pub limits: Arc<Limits>,
+    /// Where client addresses come from (the socket, or a trusted proxy header).
+    pub addresses: AddressSource,
 }
 
 /// The whole HTTP API, for `main` and the tests alike.
@@ -48,6 +108,7 @@ pub fn app(state: AppState) -> Router {
         .route("/logout", delete(routes::logout::logout))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
+        .layer(Extension(state.addresses.clone()))
         .with_state(state);
     service_kit::middleware::stack(routes)
 }
@@ -57,17 +118,18 @@ pub fn app(state: AppState) -> Router {
 #[error("{0}")]
 pub struct StartError(String);
 
-/// Opens the storage a database URL names.
-pub async fn open_store(url: &str) -> Result<Arc<dyn AuthStore>, StartError> {
+/// Opens the storage a database URL names: SQLite or PostgreSQL.
+pub async fn open_store(url: &str, database: &DatabaseArgs) -> Result<Arc<dyn AuthStore>, StartError> {
     let fail = |why: String| StartError(format!("AUTH_DATABASE_URL: {why}"));
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await.map_err(fail)?))
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(fail(
-            "PostgreSQL is not supported by this build yet; use sqlite://…".into(),
-        ))
+    } else if is_postgres_url(url) {
+        Ok(Arc::new(PostgresStore::open(url, database).await.map_err(fail)?))
     } else {
-        Err(fail("expected a sqlite://… URL".into()))
+        // The URL itself is not echoed: a mistyped one may still hold a password.
+        Err(fail(
+            "not a supported database URL; use sqlite://path/to/auth.db or postgres://user@host/database".into(),
+        ))
     }
 }
 
@@ -82,7 +144,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let checked = config.check().map_err(StartError)?;
-        let store = open_store(&config.database_url).await?;
+        let store = open_store(&config.database_url, &config.database).await?;
         let settings = config.tokens.settings();
         let hasher = Hasher::new()
             .await
@@ -95,6 +157,11 @@ impl Application {
             settings: Lifetimes {
                 access_ttl: config.access_token_ttl,
                 refresh_ttl: config.refresh_token_ttl,
+                reuse_grace: config.refresh_reuse_grace,
+            },
+            limits: Arc::new(Limits::from_config(&config)),
+            addresses: AddressSource {
+                trusted_header: config.limits.trusted_proxy_header.clone(),
             },
         };
         let listen_error = |e| StartError(format!("AUTH_ADDR: cannot listen on {} ({e})", config.addr));
@@ -119,12 +186,17 @@ impl Application {
     pub async fn run_with_shutdown(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let store = Arc::clone(&self.state.store);
         let purger = tokio::spawn(purge_sessions(Arc::clone(&store), self.purge_interval));
+        let forgetter = tokio::spawn(forget_idle_every(IDLE_LIMIT_SWEEP, self.state.limits.all()));
         let served = service_kit::serve::serve(self.listener, app(self.state), shutdown).await;
         purger.abort();
+        forgetter.abort();
         store.close().await;
         served
     }
 }
+
+/// How often rate-limit buckets that have filled up again are forgotten.
+const IDLE_LIMIT_SWEEP: Duration = Duration::from_secs(60);
 
 /// Deletes ended sessions every `interval`, starting now.
 async fn purge_sessions(store: Arc<dyn AuthStore>, interval: Duration) {

@@ -12,21 +12,42 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 use jwt_tokens::AccessTokens;
+use service_kit::rate_limit::{Limiter, forget_idle_every};
 use tokio::net::TcpListener;
 
 pub use config::Config;
 use store::PostStore;
 
-/// What the handlers share: the token verifier and the post store.
+/// How many posts one user may create, per user id.
+pub type PostLimit = Limiter<String>;
+
+/// What the handlers share: the token verifier, the post store and the write limit.
 #[derive(Clone)]
 pub struct AppState {
     tokens: Arc<AccessTokens>,
     store: Arc<dyn PostStore>,
+    post_limit: Arc<PostLimit>,
 }
 
 impl AppState {
+    /// A state without a write limit.
     pub fn new(tokens: Arc<AccessTokens>, store: Arc<dyn PostStore>) -> Self {
-        Self { tokens, store }
+        let unlimited = PostLimit::new(service_kit::rate_limit::Rate::UNLIMITED, false, "");
+        Self::with_limit(tokens, store, unlimited)
+    }
+
+    pub fn with_limit(tokens: Arc<AccessTokens>, store: Arc<dyn PostStore>, post_limit: PostLimit) -> Self {
+        Self {
+            tokens,
+            store,
+            post_limit: Arc::new(post_limit),
+        }
+    }
+}
+
+impl FromRef<AppState> for Arc<PostLimit> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.post_limit)
     }
 }
 
@@ -49,6 +70,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router());
     service_kit::middleware::stack(routes).with_state(state)
 }
+
+/// How often rate-limit buckets that have filled up again are forgotten.
+const IDLE_LIMIT_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Why the server could not start; displayed as one line that names the setting.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +98,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let keys = config.tokens.access_keys().map_err(StartError::Setting)?;
         let tokens = Arc::new(AccessTokens::new(keys, &config.tokens.settings()));
-        let store = store::connect(&config.database_url)
+        let store = store::connect(&config.database_url, &config.database)
             .await
             .map_err(StartError::Database)?;
         let listen_error = |source| StartError::Listen {
@@ -86,7 +110,11 @@ impl Application {
         Ok(Self {
             listener,
             local_addr,
-            state: AppState::new(tokens, store),
+            state: AppState::with_limit(
+                tokens,
+                store,
+                PostLimit::new(config.post_rate_per_user, config.limits.enabled(), "too many posts"),
+            ),
         })
     }
 
@@ -99,7 +127,12 @@ impl Application {
     /// channel in tests), lets the requests in flight finish, then closes the database.
     pub async fn run_with_shutdown(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let store = Arc::clone(&self.state.store);
+        let forgetter = tokio::spawn(forget_idle_every(
+            IDLE_LIMIT_SWEEP,
+            vec![Arc::clone(&self.state.post_limit) as _],
+        ));
         let served = service_kit::serve::serve(self.listener, app(self.state), signal).await;
+        forgetter.abort();
         store.close().await;
         served
     }

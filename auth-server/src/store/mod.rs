@@ -1,5 +1,6 @@
 //! Users and sessions behind one small trait; each database is one file implementing it.
 
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -7,6 +8,7 @@ use axum::http::StatusCode;
 use service_kit::ApiError;
 use service_kit::db::DbError;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A user about to be stored.
@@ -36,15 +38,62 @@ pub struct NewSession {
     pub expires_at: i64,
 }
 
+/// A request to spend refresh token `jti` of session `sid`.
+#[derive(Debug, Clone, Copy)]
+pub struct Spend<'a> {
+    pub sid: &'a str,
+    pub user_id: &'a str,
+    pub jti: &'a str,
+    /// Becomes the current token if `jti` is.
+    pub next_jti: &'a str,
+    pub now_ms: i64,
+    /// How long after its rotation a spent token still gets the current pair.
+    pub grace_ms: i64,
+}
+
 /// The outcome of presenting refresh token `jti` of a session.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// It was the current token: it is spent now, and `next_jti` is current.
     Rotated { username: String, expires_at: i64 },
-    /// It had been spent already: the session is revoked as stolen.
+    /// It was spent less than the grace period ago: nothing changes, and the
+    /// session's current token (`current_jti`, made current at `rotated_at_ms`) is handed out again.
+    Grace {
+        username: String,
+        expires_at: i64,
+        current_jti: String,
+        rotated_at_ms: i64,
+    },
+    /// It had been spent already (outside the grace period): the session is revoked as stolen.
     Reused,
     /// The session is unknown, expired, or already revoked.
     Ended,
+}
+
+/// A live session, as read when a token that is not current is presented.
+#[derive(sqlx::FromRow)]
+pub(crate) struct LiveSession {
+    current_jti: String,
+    previous_jti: Option<String>,
+    rotated_at: Option<i64>,
+    expires_at: i64,
+    username: String,
+}
+
+impl LiveSession {
+    /// `Grace` if `spend` presents the token spent last, within the grace period of its rotation.
+    pub(crate) fn grace(self, spend: &Spend<'_>) -> Option<Rotation> {
+        let rotated_at_ms = self.rotated_at?;
+        // `now_ms` was read before the request reached the database, so it may be a little
+        // earlier than a rotation that won the race: with no grace at all, that is never grace.
+        let recent = spend.grace_ms > 0 && spend.now_ms.saturating_sub(rotated_at_ms) < spend.grace_ms;
+        (self.previous_jti.as_deref() == Some(spend.jti) && recent).then_some(Rotation::Grace {
+            username: self.username,
+            expires_at: self.expires_at,
+            current_jti: self.current_jti,
+            rotated_at_ms,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,15 +135,10 @@ pub trait AuthStore: Send + Sync {
     /// Spends refresh token `jti` of session `sid` (owned by `user_id`) and
     /// makes `next_jti` current, in one conditional update: of any number of
     /// concurrent calls with the same `jti`, at most one gets `Rotated`.
-    /// A spent `jti` revokes the session.
-    async fn rotate(
-        &self,
-        sid: &str,
-        user_id: &str,
-        jti: &str,
-        next_jti: &str,
-        now_ms: i64,
-    ) -> Result<Rotation, StoreError>;
+    /// The token spent last, within `grace_ms` of its rotation, gets `Grace`;
+    /// any other spent `jti` revokes the session. The decision between those
+    /// two is atomic too.
+    async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError>;
 
     /// Ends one session of `user_id`; ending an ended one is not an error.
     async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError>;
@@ -112,4 +156,44 @@ pub trait AuthStore: Send + Sync {
 
     /// Closes the connections (at shutdown, and in tests of a database that is gone).
     async fn close(&self);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> LiveSession {
+        LiveSession {
+            current_jti: "current".into(),
+            previous_jti: Some("previous".into()),
+            rotated_at: Some(1_000_000),
+            expires_at: 2_000,
+            username: "alice".into(),
+        }
+    }
+
+    fn spend(jti: &str, now_ms: i64, grace_ms: i64) -> Spend<'_> {
+        Spend {
+            sid: "sid",
+            user_id: "user",
+            jti,
+            next_jti: "next",
+            now_ms,
+            grace_ms,
+        }
+    }
+
+    #[test]
+    fn the_token_spent_last_is_in_grace_only_within_the_window() {
+        assert!(session().grace(&spend("previous", 1_009_999, 10_000)).is_some());
+        assert!(session().grace(&spend("previous", 1_010_000, 10_000)).is_none());
+        assert!(session().grace(&spend("older", 1_000_001, 10_000)).is_none());
+    }
+
+    #[test]
+    fn no_grace_means_none_even_for_a_request_whose_clock_read_came_before_the_rotation() {
+        // A losing request of a race read its clock before the winner did.
+        assert!(session().grace(&spend("previous", 999_990, 0)).is_none());
+        assert!(session().grace(&spend("previous", 999_990, 10_000)).is_some());
+    }
 }

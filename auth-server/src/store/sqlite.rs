@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use service_kit::sqlite::SqlitePools;
 use sqlx::migrate::Migrator;
 
-use super::{AuthStore, NewSession, NewUser, Rotation, StoreError, UserRecord};
+use super::{AuthStore, LiveSession, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -62,15 +62,8 @@ impl AuthStore for SqliteStore {
         Ok(())
     }
 
-    async fn rotate(
-        &self,
-        sid: &str,
-        user_id: &str,
-        jti: &str,
-        next_jti: &str,
-        now_ms: i64,
-    ) -> Result<Rotation, StoreError> {
-        let now_s = now_ms / 1000;
+    async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError> {
+        let now_s = spend.now_ms / 1000;
         // The compare-and-swap on `current_jti` is the whole guarantee: the
         // database applies it to one request at a time.
         let rotated: Option<(i64, String)> = sqlx::query_as(
@@ -78,35 +71,48 @@ impl AuthStore for SqliteStore {
              WHERE id = ? AND user_id = ? AND current_jti = ? AND revoked_at IS NULL AND expires_at > ? \
              RETURNING expires_at, (SELECT username FROM users WHERE users.id = sessions.user_id)",
         )
-        .bind(next_jti)
-        .bind(now_ms)
-        .bind(sid)
-        .bind(user_id)
-        .bind(jti)
+        .bind(spend.next_jti)
+        .bind(spend.now_ms)
+        .bind(spend.sid)
+        .bind(spend.user_id)
+        .bind(spend.jti)
         .bind(now_s)
         .fetch_optional(&self.pools.writer)
         .await?;
         if let Some((expires_at, username)) = rotated {
             return Ok(Rotation::Rotated { username, expires_at });
         }
-        // Not current. If the session is still live, the token was spent
-        // before: treat it as stolen and end the whole family.
-        let revoked = sqlx::query(
-            "UPDATE sessions SET revoked_at = ? \
-             WHERE id = ? AND user_id = ? AND current_jti <> ? AND revoked_at IS NULL AND expires_at > ?",
+        // Not current. Read the live session and decide in one transaction
+        // on the single writer connection, so no rotation slips in between.
+        let mut tx = self.pools.writer.begin().await?;
+        let live: Option<LiveSession> = sqlx::query_as(
+            "SELECT sessions.current_jti, sessions.previous_jti, sessions.rotated_at, sessions.expires_at, \
+                    users.username \
+             FROM sessions JOIN users ON users.id = sessions.user_id \
+             WHERE sessions.id = ? AND sessions.user_id = ? AND sessions.revoked_at IS NULL \
+               AND sessions.expires_at > ?",
         )
-        .bind(now_ms)
-        .bind(sid)
-        .bind(user_id)
-        .bind(jti)
+        .bind(spend.sid)
+        .bind(spend.user_id)
         .bind(now_s)
-        .execute(&self.pools.writer)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(if revoked.rows_affected() > 0 {
-            Rotation::Reused
-        } else {
-            Rotation::Ended
-        })
+        let outcome = match live {
+            None => Rotation::Ended,
+            Some(session) => match session.grace(&spend) {
+                Some(grace) => grace,
+                None => {
+                    sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ?")
+                        .bind(spend.now_ms)
+                        .bind(spend.sid)
+                        .execute(&mut *tx)
+                        .await?;
+                    Rotation::Reused
+                }
+            },
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError> {

@@ -7,16 +7,19 @@ use serde_json::{Value, json};
 use test_support::{Exit, Refusal, ServerBinary, ServerProcess};
 use tokio::process::Command;
 
-use crate::helpers::{ACCESS_SECRET, PASSWORD, REFRESH_SECRET, TestDir};
+use jwt_tokens::{KeySet, RefreshTokens, Secret};
+
+use crate::helpers::{ACCESS_SECRET, PASSWORD, REFRESH_SECRET, TestData, TestDir, default_settings, test_data};
 
 /// The binary, run in its test's directory (so that no `.env` of ours is read) with no contract
 /// variable set but any free port and a database in that directory; a start or a stop may take
 /// 30 s (it hashes a dummy password at start).
-const AUTH_SERVER: ServerBinary = ServerBinary::new("auth-server", env!("CARGO_BIN_EXE_auth-server")).envs(&[
-    ("AUTH_ADDR", "127.0.0.1:0"),
-    ("AUTH_DATABASE_URL", "sqlite://auth.db"),
-    ("RUST_LOG", "warn"),
-]);
+pub(crate) const AUTH_SERVER: ServerBinary =
+    ServerBinary::new("auth-server", env!("CARGO_BIN_EXE_auth-server")).envs(&[
+        ("AUTH_ADDR", "127.0.0.1:0"),
+        ("AUTH_DATABASE_URL", "sqlite://auth.db"),
+        ("RUST_LOG", "warn"),
+    ]);
 
 /// The binary with both test secrets set.
 fn configured(dir: &Path) -> Command {
@@ -24,6 +27,13 @@ fn configured(dir: &Path) -> Command {
     command
         .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
         .env("REFRESH_TOKEN_SECRET", REFRESH_SECRET);
+    command
+}
+
+/// The binary with both test secrets set, on `data` (the target's backend).
+pub(crate) fn configured_on(data: &TestData) -> Command {
+    let mut command = configured(data.dir().path());
+    command.env("AUTH_DATABASE_URL", data.database_url());
     command
 }
 
@@ -90,6 +100,54 @@ async fn refuses_equal_secrets_without_printing_them() {
 }
 
 #[tokio::test]
+async fn refuses_previous_secrets_that_are_short_or_shared_between_the_kinds() {
+    let short = "0123456789abcdefghijklmnopqrstu";
+    let old = "an-older-access-secret-0123456789-abcdefghij";
+    let cases = [
+        (
+            "ACCESS_TOKEN_PREVIOUS_SECRETS",
+            format!("{old},{short}"),
+            "ACCESS_TOKEN_PREVIOUS_SECRETS",
+        ),
+        (
+            "REFRESH_TOKEN_PREVIOUS_SECRETS",
+            short.to_owned(),
+            "REFRESH_TOKEN_PREVIOUS_SECRETS",
+        ),
+        // An old access key that is the refresh key would let one kind pass for the other.
+        (
+            "ACCESS_TOKEN_PREVIOUS_SECRETS",
+            REFRESH_SECRET.to_owned(),
+            "REFRESH_TOKEN_SECRET",
+        ),
+        (
+            "REFRESH_TOKEN_PREVIOUS_SECRETS",
+            ACCESS_SECRET.to_owned(),
+            "REFRESH_TOKEN_PREVIOUS_SECRETS",
+        ),
+        (
+            "ACCESS_TOKEN_PREVIOUS_SECRETS",
+            ACCESS_SECRET.to_owned(),
+            "ACCESS_TOKEN_PREVIOUS_SECRETS",
+        ),
+    ];
+    for (variable, value, named) in cases {
+        let dir = TestDir::new();
+        let mut command = configured(dir.path());
+        command.env(variable, &value);
+        assert_refused_naming(&refused_start(&mut command).await, named, &[short, old]);
+    }
+}
+
+#[tokio::test]
+async fn refuses_a_rate_that_is_not_n_per_period() {
+    let dir = TestDir::new();
+    let mut command = configured(dir.path());
+    command.env("LOGIN_RATE_PER_USERNAME", "lots");
+    assert_refused_naming(&refused_start(&mut command).await, "LOGIN_RATE_PER_USERNAME", &[]);
+}
+
+#[tokio::test]
 async fn refuses_a_ttl_that_is_not_a_duration() {
     let dir = TestDir::new();
     let mut command = configured(dir.path());
@@ -99,7 +157,7 @@ async fn refuses_a_ttl_that_is_not_a_duration() {
 }
 
 #[tokio::test]
-async fn refuses_a_database_url_that_is_not_sqlite() {
+async fn refuses_a_database_url_of_an_unsupported_kind() {
     let dir = TestDir::new();
     let mut command = configured(dir.path());
     command.env("AUTH_DATABASE_URL", "mysql://x");
@@ -107,7 +165,7 @@ async fn refuses_a_database_url_that_is_not_sqlite() {
 }
 
 /// Starts the binary and waits for its listening line, which names 127.0.0.1 and a real port.
-async fn start(command: &mut Command) -> ServerProcess {
+pub(crate) async fn start(command: &mut Command) -> ServerProcess {
     let server = AUTH_SERVER.start(command).await;
     let base = server.base();
     assert_eq!(
@@ -118,7 +176,7 @@ async fn start(command: &mut Command) -> ServerProcess {
     server
 }
 
-async fn post(server: &ServerProcess, path: &str, body: &Value) -> reqwest::Response {
+pub(crate) async fn post(server: &ServerProcess, path: &str, body: &Value) -> reqwest::Response {
     reqwest::Client::new()
         .post(server.url(path))
         .json(body)
@@ -127,7 +185,7 @@ async fn post(server: &ServerProcess, path: &str, body: &Value) -> reqwest::Resp
         .expect("send a POST")
 }
 
-async fn tokens(server: &ServerProcess, path: &str, body: &Value) -> Value {
+pub(crate) async fn tokens(server: &ServerProcess, path: &str, body: &Value) -> Value {
     let response = post(server, path, body).await;
     assert_eq!(response.status(), 200, "POST {path}");
     response.json().await.expect("a JSON body")
@@ -139,8 +197,8 @@ fn credentials(password: &str) -> Value {
 
 #[tokio::test]
 async fn starts_on_port_0_and_reports_the_address() {
-    let dir = TestDir::new();
-    let server = start(&mut configured(dir.path())).await;
+    let data = test_data().await;
+    let server = start(&mut configured_on(&data)).await;
 
     let response = reqwest::get(server.url("/healthz")).await.expect("GET /healthz");
     assert_eq!(response.status(), 200);
@@ -153,8 +211,8 @@ async fn starts_on_port_0_and_reports_the_address() {
 
 #[tokio::test]
 async fn sigterm_stops_it_with_exit_code_0() {
-    let dir = TestDir::new();
-    let server = start(&mut configured(dir.path())).await;
+    let data = test_data().await;
+    let server = start(&mut configured_on(&data)).await;
     assert_eq!(post(&server, "/register", &credentials(PASSWORD)).await.status(), 201);
 
     let Exit { status, output } = server.terminate().await;
@@ -164,8 +222,8 @@ async fn sigterm_stops_it_with_exit_code_0() {
 
 #[tokio::test]
 async fn sigint_right_after_start_stops_it_with_exit_code_0() {
-    let dir = TestDir::new();
-    let server = start(&mut configured(dir.path())).await;
+    let data = test_data().await;
+    let server = start(&mut configured_on(&data)).await;
 
     let Exit { status, output } = server.interrupt().await;
 
@@ -174,8 +232,8 @@ async fn sigint_right_after_start_stops_it_with_exit_code_0() {
 
 #[tokio::test]
 async fn flags_win_over_the_environment() {
-    let dir = TestDir::new();
-    let mut command = configured(dir.path());
+    let data = test_data().await;
+    let mut command = configured_on(&data);
     command
         .env("ACCESS_TOKEN_TTL", "15m")
         .args(["--access-token-ttl", "2m"]);
@@ -191,15 +249,15 @@ async fn flags_win_over_the_environment() {
 
 #[tokio::test]
 async fn data_survives_kill_9() {
-    let dir = TestDir::new();
-    let server = start(&mut configured(dir.path())).await;
+    let data = test_data().await;
+    let server = start(&mut configured_on(&data)).await;
     assert_eq!(post(&server, "/register", &credentials(PASSWORD)).await.status(), 201);
     let login = tokens(&server, "/login", &credentials(PASSWORD)).await;
 
     let status = server.kill().await.status;
     assert_ne!(status.code(), Some(0));
 
-    let server = start(&mut configured(dir.path())).await;
+    let server = start(&mut configured_on(&data)).await;
     tokens(&server, "/login", &credentials(PASSWORD)).await;
     let refresh = login["refreshToken"].as_str().expect("a refreshToken");
     let rotated = tokens(&server, "/token", &json!({ "token": refresh })).await;
@@ -210,9 +268,9 @@ async fn data_survives_kill_9() {
 
 #[tokio::test]
 async fn the_logs_never_contain_a_password_a_secret_or_a_token() {
-    let dir = TestDir::new();
-    let mut command = configured(dir.path());
-    command.env("RUST_LOG", "debug");
+    let data = test_data().await;
+    let mut command = configured_on(&data);
+    command.env("RUST_LOG", "debug").env("REFRESH_REUSE_GRACE", "0s");
     let server = start(&mut command).await;
     let wrong_password = "not-the-password-but-close";
 
@@ -237,6 +295,19 @@ async fn the_logs_never_contain_a_password_a_secret_or_a_token() {
     assert_eq!(status.code(), Some(0));
 
     assert!(output.contains("DEBUG"), "debug logging was on: {output}");
+    // The reuse is logged as a warning naming the session and the user, never the token.
+    let claims = RefreshTokens::new(
+        KeySet::single(&Secret::new(REFRESH_SECRET)).expect("a valid secret"),
+        &default_settings(),
+    )
+    .verify(&refresh)
+    .expect("a refresh token of the test secret");
+    let warning = output
+        .lines()
+        .find(|line| line.contains("WARN") && line.contains("possible theft"))
+        .unwrap_or_else(|| panic!("no warning about the reuse:\n{output}"));
+    assert!(warning.contains(&claims.sid), "{warning}");
+    assert!(warning.contains(&claims.sub), "{warning}");
     let mut never = vec![PASSWORD, wrong_password, ACCESS_SECRET, REFRESH_SECRET];
     let tokens: Vec<&str> = [&login, &rotated]
         .iter()
@@ -253,6 +324,42 @@ async fn the_logs_never_contain_a_password_a_secret_or_a_token() {
     for secret in never {
         assert!(!output.contains(secret), "the output contains {secret:?}:\n{output}");
     }
+}
+
+#[tokio::test]
+async fn an_expired_session_is_logged_as_a_warning_naming_it() {
+    let data = test_data().await;
+    let mut command = configured_on(&data);
+    command.env("REFRESH_TOKEN_TTL", "1s").env("JWT_LEEWAY", "0s");
+    let server = start(&mut command).await;
+    assert_eq!(post(&server, "/register", &credentials(PASSWORD)).await.status(), 201);
+    let login = tokens(&server, "/login", &credentials(PASSWORD)).await;
+    let refresh = login["refreshToken"].as_str().expect("a refreshToken").to_owned();
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        post(&server, "/token", &json!({ "token": refresh })).await.status(),
+        403
+    );
+    let Exit { output, .. } = server.terminate().await;
+
+    let mut settings = default_settings();
+    settings.leeway = std::time::Duration::from_secs(3600);
+    let claims = RefreshTokens::new(
+        KeySet::single(&Secret::new(REFRESH_SECRET)).expect("a valid secret"),
+        &settings,
+    )
+    .verify(&refresh)
+    .expect("a refresh token of the test secret");
+    let warning = output
+        .lines()
+        .find(|line| line.contains("WARN") && line.contains("expired session"))
+        .unwrap_or_else(|| panic!("no warning about the expired session:\n{output}"));
+    assert!(
+        warning.contains(&claims.sid) && warning.contains(&claims.sub),
+        "{warning}"
+    );
+    assert!(!output.contains(&refresh), "the token is logged:\n{output}");
 }
 
 #[tokio::test]

@@ -4,15 +4,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use auth_server::password::Hasher;
-use auth_server::{AppState, Lifetimes, app, open_store};
+use auth_server::{AppState, Lifetimes, Limits, app, open_store};
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use jwt_tokens::{AccessTokens, KeySet, RefreshClaims, RefreshTokens, Secret, now_unix};
 use serde_json::{Value, json};
+use service_kit::rate_limit::AddressSource;
 use tower::ServiceExt as _;
 
 use crate::helpers::{
-    ACCESS_SECRET, ISSUER, REFRESH_SECRET, TestDir, assert_error_shape, database_url, default_settings, json, spawn_app,
+    ACCESS_SECRET, ISSUER, REFRESH_SECRET, TestData, assert_error_shape, config, default_settings, json, spawn_app,
+    test_data,
 };
 
 #[tokio::test]
@@ -32,8 +35,11 @@ async fn readyz_is_200_when_the_database_answers() {
 }
 
 /// The app, as `main` builds it, over a store whose connections have been closed.
-async fn app_with_a_closed_store(dir: &TestDir) -> (axum::Router, RefreshTokens) {
-    let store = open_store(&database_url(dir)).await.expect("open the store");
+async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshTokens) {
+    let config = config(&data.database_url());
+    let store = open_store(&config.database_url, &config.database)
+        .await
+        .expect("open the store");
     store.close().await;
     let keys = |secret: &str| KeySet::single(&Secret::new(secret)).expect("a valid secret");
     let state = AppState {
@@ -44,7 +50,10 @@ async fn app_with_a_closed_store(dir: &TestDir) -> (axum::Router, RefreshTokens)
         settings: Lifetimes {
             access_ttl: Duration::from_secs(900),
             refresh_ttl: Duration::from_secs(3600),
+            reuse_grace: Duration::from_secs(10),
         },
+        limits: Arc::new(Limits::from_config(&config)),
+        addresses: AddressSource::default(),
     };
     (
         app(state),
@@ -58,7 +67,9 @@ async fn call(
     uri: &str,
     body: Option<Value>,
 ) -> (StatusCode, Option<String>, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
+    // As `serve` does: the peer address, which the rate limits key on.
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 50_000));
+    let mut request = Request::builder().method(method).uri(uri).extension(ConnectInfo(peer));
     let body = match body {
         Some(body) => {
             request = request.header(header::CONTENT_TYPE, "application/json");
@@ -96,8 +107,8 @@ fn assert_unavailable((status, content_type, body): (StatusCode, Option<String>,
 
 #[tokio::test]
 async fn readyz_is_503_when_the_database_is_gone() {
-    let dir = TestDir::new();
-    let (router, _) = app_with_a_closed_store(&dir).await;
+    let data = test_data().await;
+    let (router, _) = app_with_a_closed_store(&data).await;
 
     assert_unavailable(call(&router, Method::GET, "/readyz", None).await);
 
@@ -108,8 +119,8 @@ async fn readyz_is_503_when_the_database_is_gone() {
 
 #[tokio::test]
 async fn login_against_a_database_that_is_gone_is_503_not_500() {
-    let dir = TestDir::new();
-    let (router, _) = app_with_a_closed_store(&dir).await;
+    let data = test_data().await;
+    let (router, _) = app_with_a_closed_store(&data).await;
     let credentials = json!({ "username": "alice", "password": "a good password" });
 
     assert_unavailable(call(&router, Method::POST, "/login", Some(credentials)).await);
@@ -117,8 +128,8 @@ async fn login_against_a_database_that_is_gone_is_503_not_500() {
 
 #[tokio::test]
 async fn register_refresh_and_logout_against_a_database_that_is_gone_are_503() {
-    let dir = TestDir::new();
-    let (router, refresh) = app_with_a_closed_store(&dir).await;
+    let data = test_data().await;
+    let (router, refresh) = app_with_a_closed_store(&data).await;
     let credentials = json!({ "username": "alice", "password": "a good password" });
     let token = refresh
         .sign(&RefreshClaims {

@@ -1,5 +1,8 @@
-//! `spawn_app()` and friends: a fresh server and SQLite file per test, typed requests, token tools.
+//! `spawn_app()` and friends: a fresh server and database per test, on the backend that the
+//! test target names in `crate::BACKEND` (the same files run as `api` on SQLite and as
+//! `api_postgres` on PostgreSQL), typed requests, token tools.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_server::{Application, Config};
@@ -10,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use test_support::TestDir;
+pub use test_support::{Backend, TestData, TestDir};
 
 /// The secrets every test server is started with (32+ bytes, different from each other).
 pub const ACCESS_SECRET: &str = "test-access-secret-0123456789-abcdefghijklmnop";
@@ -22,21 +25,20 @@ pub const AUDIENCE: &str = "posts-server";
 /// A password that passes the rules; tests use it unless the password is the point.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// The database file of a test server, in its directory.
-pub fn database_url(dir: &TestDir) -> String {
-    dir.sqlite_url("auth.db")
+/// Fresh, empty data for one test on the target's backend.
+pub async fn test_data() -> Arc<TestData> {
+    Arc::new(TestData::new(crate::BACKEND, "auth.db").await)
 }
 
-/// Settings for a test server: port 0, a database in `dir`, the test secrets.
+/// Settings for a test server: port 0, the database at `database_url`, the test secrets.
 /// Every setting is given as a flag, so nothing leaks in from the test's environment.
-pub fn config(dir: &TestDir) -> Config {
-    let database = database_url(dir);
+pub fn config(database: &str) -> Config {
     Config::try_parse_from([
         "auth-server",
         "--addr",
         "127.0.0.1:0",
         "--database-url",
-        &database,
+        database,
         "--access-token-secret",
         ACCESS_SECRET,
         "--refresh-token-secret",
@@ -53,6 +55,10 @@ pub fn config(dir: &TestDir) -> Config {
         "30d",
         "--session-purge-interval",
         "10m",
+        "--rate-limits",
+        "off",
+        "--refresh-reuse-grace",
+        "0s",
         "--log",
         "warn",
     ])
@@ -72,7 +78,7 @@ pub struct TestApp {
     pub access: AccessTokens,
     pub refresh: RefreshTokens,
     pub config: Config,
-    pub dir: TestDir,
+    pub data: Arc<TestData>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -83,8 +89,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server whose settings `adjust` may change (TTLs, leeway, purge interval).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = TestDir::new();
-    let mut config = config(&dir);
+    spawn_app_on(test_data().await, adjust).await
+}
+
+/// Starts a server on `data`, which other servers of the test may share.
+pub async fn spawn_app_on(data: Arc<TestData>, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = config(&data.database_url());
     adjust(&mut config);
     let settings = config.tokens.settings();
     let mut app = TestApp {
@@ -93,7 +103,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         access: AccessTokens::new(keys(ACCESS_SECRET), &settings),
         refresh: RefreshTokens::new(keys(REFRESH_SECRET), &settings),
         config,
-        dir,
+        data,
         stop: None,
         server: None,
     };
@@ -213,6 +223,32 @@ impl TestApp {
         Tokens::from(json(response).await)
     }
 
+    /// Sends `count` `POST /token` with `token` at once; returns each status and body.
+    pub async fn concurrent_refreshes(&self, token: &str, count: usize) -> Vec<(u16, Value)> {
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(count));
+        let mut tasks = Vec::with_capacity(count);
+        for _ in 0..count {
+            let client = self.client.clone();
+            let url = self.url("/token");
+            let body = json!({ "token": token });
+            let start = std::sync::Arc::clone(&start);
+            tasks.push(tokio::spawn(async move {
+                // Everything but sending is done before the barrier, so the requests go out together.
+                let request = client.post(url).json(&body).build().expect("a request");
+                start.wait().await;
+                let response = client.execute(request).await.expect("POST /token");
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.expect("a JSON body");
+                (status, body)
+            }));
+        }
+        let mut outcomes = Vec::with_capacity(count);
+        for task in tasks {
+            outcomes.push(task.await.expect("the request task did not panic"));
+        }
+        outcomes
+    }
+
     /// A user with a fresh session: its id and tokens.
     pub async fn user_with_session(&self, username: &str) -> (String, Tokens) {
         let id = self.registered(username, PASSWORD).await;
@@ -224,18 +260,26 @@ impl TestApp {
         self.refresh.verify(token).expect("a valid refresh token")
     }
 
-    /// Sessions rows in the database, read directly from the SQLite file.
+    /// Sessions rows in the database, read directly from it.
     pub async fn session_rows(&self) -> i64 {
         use sqlx::Connection as _;
-        let mut connection = sqlx::SqliteConnection::connect(&database_url(&self.dir))
-            .await
-            .expect("open the test database");
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
-            .fetch_one(&mut connection)
-            .await
-            .expect("count sessions");
-        connection.close().await.expect("close the test database");
-        count
+        const COUNT: &str = "SELECT COUNT(*) FROM sessions";
+        match self.data.postgres() {
+            Some(database) => {
+                let mut connection = database.connect().await;
+                let count = sqlx::query_scalar(COUNT).fetch_one(&mut connection).await;
+                connection.close().await.expect("close the test database");
+                count.expect("count sessions")
+            }
+            None => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.data.database_url())
+                    .await
+                    .expect("open the test database");
+                let count = sqlx::query_scalar(COUNT).fetch_one(&mut connection).await;
+                connection.close().await.expect("close the test database");
+                count.expect("count sessions")
+            }
+        }
     }
 }
 

@@ -1,12 +1,22 @@
 //! Black-box tests of the auth server: the real app on port 0, spoken to over HTTP.
 
+mod bad_input;
 mod binary;
 mod errors;
+mod forgery;
+mod grace;
 mod health;
 mod helpers;
+mod keys;
+mod limits;
 mod login;
 mod logout;
 mod persistence;
 mod purge;
 mod register;
 mod token;
+
+use helpers::Backend;
+
+/// Where every test server of this target keeps its data.
+pub const BACKEND: Backend = Backend::Sqlite;

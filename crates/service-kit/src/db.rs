@@ -7,8 +7,11 @@ use crate::ApiError;
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
-        // SQLITE_BUSY and SQLITE_LOCKED (and their extended codes): another writer held on too long.
         sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                return is_unavailable_sqlstate(pg.code());
+            }
+            // SQLITE_BUSY and SQLITE_LOCKED (and their extended codes): another writer held on too long.
             db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
                 && db
                     .code()
@@ -17,6 +20,14 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// PostgreSQL error codes (SQLSTATE) that say "not now" rather than "not this query":
+/// class 08 (the connection failed), the server shutting down or still starting
+/// (57P01, 57P02, 57P03), too many connections (53300), and a statement cut
+/// short by `statement_timeout` (57014: the database is too busy to answer in time).
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
 }
 
 /// A failed database call, as a client will see it: try again later (`503`)
@@ -44,6 +55,28 @@ impl From<DbError> for ApiError {
         match err {
             DbError::Unavailable(cause) => ApiError::unavailable(cause),
             DbError::Failed(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_unavailable_sqlstate;
+
+    #[test]
+    fn postgres_connection_failures_are_unavailable() {
+        for code in [
+            "08000", "08003", "08006", "08001", "08004", "57P01", "57P02", "57P03", "53300", "57014",
+        ] {
+            assert!(is_unavailable_sqlstate(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn postgres_query_faults_are_not() {
+        // Unique and not-null violations, a syntax error, a missing table, a missing database, a wrong password.
+        for code in ["23505", "23502", "42601", "42P01", "3D000", "28P01", "57000", "53100"] {
+            assert!(!is_unavailable_sqlstate(code), "{code}");
         }
     }
 }

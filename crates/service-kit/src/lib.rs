@@ -6,6 +6,8 @@ pub mod duration;
 pub mod error;
 pub mod json;
 pub mod middleware;
+pub mod postgres;
+pub mod rate_limit;
 pub mod serve;
 pub mod sqlite;
 pub mod telemetry;

@@ -1,7 +1,14 @@
-//! What the servers' black-box tests share: a temporary directory per test and a server binary run as a process.
+//! What the servers' black-box tests share: a temporary directory per test, a PostgreSQL database per
+//! test, and a server binary run as a process.
 
+mod backend;
 mod dir;
+pub mod jose;
+mod pg;
 mod process;
+pub mod table;
 
+pub use backend::{Backend, TestData};
 pub use dir::TestDir;
+pub use pg::{DEFAULT_TEST_POSTGRES_URL, DatabaseProxy, TestDatabase};
 pub use process::{CONTRACT_VARIABLES, Exit, Refusal, ServerBinary, ServerProcess};

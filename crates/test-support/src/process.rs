@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-/// Every environment variable of the servers' contract: none leaks in from the test's environment.
+/// Every environment variable the servers read: none leaks in from the test's environment.
 pub const CONTRACT_VARIABLES: &[&str] = &[
     "AUTH_ADDR",
     "POSTS_ADDR",
@@ -31,6 +31,19 @@ pub const CONTRACT_VARIABLES: &[&str] = &[
     "CORS_ALLOWED_ORIGINS",
     "RATE_LIMITS",
     "RUST_LOG",
+    // The servers' own settings beyond the contract's.
+    "ACCESS_TOKEN_PREVIOUS_SECRETS",
+    "REFRESH_TOKEN_PREVIOUS_SECRETS",
+    "LOGIN_RATE_PER_USERNAME",
+    "LOGIN_RATE_PER_ADDRESS",
+    "REGISTER_RATE_PER_ADDRESS",
+    "TOKEN_RATE_PER_ADDRESS",
+    "POST_RATE_PER_USER",
+    "TRUSTED_PROXY_HEADER",
+    "DATABASE_MAX_CONNECTIONS",
+    "DATABASE_ACQUIRE_TIMEOUT",
+    "DATABASE_STATEMENT_TIMEOUT",
+    "DATABASE_STARTUP_TIMEOUT",
 ];
 
 /// A server binary: the name it prints its lines with, where it is, the variables every start

@@ -1,11 +1,14 @@
 //! Where posts are kept: one small trait, one file per database.
 
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use service_kit::postgres::{DatabaseArgs, is_postgres_url};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// A stored post.
@@ -47,15 +50,15 @@ pub trait PostStore: Send + Sync {
 /// down, an opaque `500` otherwise).
 pub type StoreError = service_kit::db::DbError;
 
-/// Opens the store that a `POSTS_DATABASE_URL` names, migrated and ready.
-/// The error is one line for the operator.
-pub async fn connect(url: &str) -> Result<Arc<dyn PostStore>, String> {
+/// Opens the store that a `POSTS_DATABASE_URL` names, migrated and ready; `database`
+/// sizes and times the PostgreSQL pool. The error is one line for the operator.
+pub async fn connect(url: &str, database: &DatabaseArgs) -> Result<Arc<dyn PostStore>, String> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err("PostgreSQL is not supported by this build yet; use sqlite://path/to/posts.db".into())
+    } else if is_postgres_url(url) {
+        Ok(Arc::new(PostgresStore::open(url, database).await?))
     } else {
         // The URL itself is not echoed: a mistyped one may still hold a password.
-        Err("not a supported database URL; use sqlite://path/to/posts.db".into())
+        Err("not a supported database URL; use sqlite://path/to/posts.db or postgres://user@host/database".into())
     }
 }

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use posts_server::store::{PostStore, SqliteStore};
 use posts_server::{AppState, app};
 use serde_json::json;
+use service_kit::postgres::DatabaseArgs;
 use tokio::net::TcpListener;
 
-use crate::helpers::{TestDir, assert_error, database_url, json, spawn_app, token_for, tokens};
+use crate::helpers::{assert_error, json, spawn_app, test_data, token_for, tokens};
 
 #[tokio::test]
 async fn healthz_is_200() {
@@ -27,9 +27,11 @@ async fn readyz_is_200_while_the_database_answers() {
 
 #[tokio::test]
 async fn database_gone_is_503() {
-    let dir = TestDir::new();
-    let store = Arc::new(SqliteStore::open(&database_url(&dir)).await.expect("open the store"));
-    let state = AppState::new(Arc::new(tokens()), store.clone());
+    let data = test_data().await;
+    let store = posts_server::store::connect(&data.database_url(), &DatabaseArgs::default())
+        .await
+        .expect("open the store");
+    let state = AppState::new(Arc::new(tokens()), Arc::clone(&store));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("local addr"));
     tokio::spawn(service_kit::serve::serve(
@@ -54,6 +56,7 @@ async fn database_gone_is_503() {
         .expect("GET /posts");
     let body = assert_error(posts, 503, "unavailable").await;
     assert!(!body.to_string().contains("posts.db"), "{body}");
+    assert!(!body.to_string().contains("test_"), "{body}");
     let health = client
         .get(format!("{base}/healthz"))
         .send()

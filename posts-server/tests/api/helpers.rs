@@ -1,4 +1,6 @@
-//! `spawn_app()` and friends: a fresh server and database per test.
+//! `spawn_app()` and friends: a fresh server and database per test, on the backend that the
+//! test target names in `crate::BACKEND` (the same test files run as `api` on SQLite and as
+//! `api_postgres` on PostgreSQL).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +10,12 @@ use jwt_tokens::{AccessClaims, AccessTokens, KeySet, Secret, TokenSettings, now_
 use posts_server::{Application, Config};
 use reqwest::Response;
 use serde_json::Value;
+use service_kit::postgres::DatabaseArgs;
+use service_kit::rate_limit::{RateLimitArgs, Switch};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use test_support::TestDir;
+pub use test_support::{Backend, TestData, TestDir};
 
 /// The access secret every test server trusts.
 pub const ACCESS_SECRET: &str = "test-access-secret-that-is-long-enough";
@@ -19,23 +23,30 @@ pub const ISSUER: &str = "auth-server";
 pub const AUDIENCE: &str = "posts-server";
 const LEEWAY: Duration = Duration::from_secs(5);
 
-/// The database file of a test server, in its directory.
-pub fn database_url(dir: &TestDir) -> String {
-    dir.sqlite_url("posts.db")
+/// Fresh, empty data for one test on the target's backend.
+pub async fn test_data() -> TestData {
+    TestData::new(crate::BACKEND, "posts.db").await
 }
 
-/// Settings for a test server: port 0, a database in `dir`, the test secret.
+/// Settings for a test server: port 0, the database at `database_url`, the test secret.
 /// Built directly rather than parsed, so nothing leaks in from the environment.
-pub fn config(dir: &TestDir) -> Config {
+pub fn config(database_url: String) -> Config {
     Config {
         addr: "127.0.0.1:0".parse().expect("a socket address"),
-        database_url: database_url(dir),
+        database_url,
+        database: DatabaseArgs::default(),
         tokens: TokenArgs {
             access_token_secret: Some(Secret::new(ACCESS_SECRET)),
+            access_token_previous_secrets: Vec::new(),
             jwt_issuer: ISSUER.into(),
             jwt_audience: AUDIENCE.into(),
             jwt_leeway: LEEWAY,
         },
+        limits: RateLimitArgs {
+            rate_limits: Switch::Off,
+            trusted_proxy_header: None,
+        },
+        post_rate_per_user: "30/1m".parse().expect("a rate"),
         log: "info".into(),
     }
 }
@@ -81,19 +92,31 @@ pub fn claims_for(user_id: &str) -> AccessClaims {
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    dir: Arc<TestDir>,
+    data: Arc<TestData>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_in(Arc::new(TestDir::new())).await
+    spawn_app_in(Arc::new(test_data().await)).await
 }
 
-/// Starts a server on the database in `dir` (which may hold an earlier run's data).
-pub async fn spawn_app_in(dir: Arc<TestDir>) -> TestApp {
+/// Starts a server on `data` (which may hold an earlier run's posts, or be in use by another server).
+pub async fn spawn_app_in(data: Arc<TestData>) -> TestApp {
+    spawn_app_configured(data, |_| {}).await
+}
+
+/// Starts a server whose test settings `adjust` may change (secrets, limits).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_configured(Arc::new(test_data().await), adjust).await
+}
+
+/// Starts a server on `data`, with the test settings as `adjust` leaves them.
+pub async fn spawn_app_configured(data: Arc<TestData>, adjust: impl FnOnce(&mut Config)) -> TestApp {
     service_kit::telemetry::init("warn");
-    let app = Application::build(config(&dir)).await.expect("build the app");
+    let mut config = config(data.database_url());
+    adjust(&mut config);
+    let app = Application::build(config).await.expect("build the app");
     let address = format!("http://{}", app.local_addr());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_with_shutdown(async {
@@ -102,21 +125,21 @@ pub async fn spawn_app_in(dir: Arc<TestDir>) -> TestApp {
     TestApp {
         address,
         client: reqwest::Client::new(),
-        dir,
+        data,
         stop,
         server,
     }
 }
 
 impl TestApp {
-    /// Shuts the server down gracefully and hands back its directory.
-    pub async fn stop(self) -> Arc<TestDir> {
+    /// Shuts the server down gracefully and hands back its data.
+    pub async fn stop(self) -> Arc<TestData> {
         let _ = self.stop.send(());
         self.server
             .await
             .expect("the server task did not panic")
             .expect("the server stopped cleanly");
-        self.dir
+        self.data
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,9 +1,19 @@
-//! Black-box tests: the real app on port 0, spoken to over HTTP.
+//! Black-box tests: the real app on port 0, spoken to over HTTP, on SQLite. The same files run
+//! on PostgreSQL as the `api_postgres` target, whose module list is this one's plus `pg_faults`.
 
 mod auth;
+mod bad_input;
 mod binary;
 mod errors;
+mod forgery;
 mod health;
 mod helpers;
+mod keys;
+mod limits;
 mod persistence;
 mod posts;
+
+use helpers::Backend;
+
+/// Where every test server of this target keeps its posts.
+pub const BACKEND: Backend = Backend::Sqlite;

@@ -1,0 +1,141 @@
+//! Several auth-server processes on one PostgreSQL database behave as one server: every
+//! guarantee of the contract lives in the database. PostgreSQL target only.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use test_support::ServerProcess;
+use tokio::sync::Barrier;
+
+use crate::binary::{configured_on, post, start, tokens};
+use crate::helpers::{PASSWORD, TestData, test_data};
+
+/// `count` auth-server processes on `data`, with no grace for spent refresh tokens.
+async fn instances(data: &TestData, count: usize) -> Vec<ServerProcess> {
+    let mut servers = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut command = configured_on(data);
+        command.env("REFRESH_REUSE_GRACE", "0s");
+        servers.push(start(&mut command).await);
+    }
+    servers
+}
+
+fn credentials(username: &str) -> Value {
+    json!({ "username": username, "password": PASSWORD })
+}
+
+fn refresh_token(pair: &Value) -> String {
+    pair["refreshToken"].as_str().expect("a refreshToken").to_owned()
+}
+
+async fn refresh_status(server: &ServerProcess, token: &str) -> u16 {
+    post(server, "/token", &json!({ "token": token }))
+        .await
+        .status()
+        .as_u16()
+}
+
+async fn stop_all(servers: Vec<ServerProcess>) {
+    for server in servers {
+        let exit = server.terminate().await;
+        assert_eq!(exit.status.code(), Some(0), "{}", exit.output);
+    }
+}
+
+#[tokio::test]
+async fn a_user_registered_on_one_instance_logs_in_on_another_and_rotates_on_a_third() {
+    let data = test_data().await;
+    let servers = instances(&data, 3).await;
+    let [a, b, c] = [&servers[0], &servers[1], &servers[2]];
+
+    assert_eq!(post(a, "/register", &credentials("alice")).await.status(), 201);
+    // The username is taken everywhere, whatever the case.
+    assert_eq!(post(b, "/register", &credentials("ALICE")).await.status(), 409);
+    let login = tokens(b, "/login", &credentials("alice")).await;
+    let rotated = tokens(c, "/token", &json!({ "token": refresh_token(&login) })).await;
+    tokens(a, "/token", &json!({ "token": refresh_token(&rotated) })).await;
+
+    stop_all(servers).await;
+}
+
+#[tokio::test]
+async fn reuse_detected_on_one_instance_revokes_the_session_on_all() {
+    let data = test_data().await;
+    let servers = instances(&data, 2).await;
+    let [a, b] = [&servers[0], &servers[1]];
+    assert_eq!(post(a, "/register", &credentials("alice")).await.status(), 201);
+    let login = tokens(b, "/login", &credentials("alice")).await;
+
+    // Issued by B, rotated on A; then the spent token comes back to B.
+    let rotated = tokens(a, "/token", &json!({ "token": refresh_token(&login) })).await;
+    assert_eq!(refresh_status(b, &refresh_token(&login)).await, 403);
+
+    // The newest token of the family is dead on every instance.
+    assert_eq!(refresh_status(a, &refresh_token(&rotated)).await, 403);
+    assert_eq!(refresh_status(b, &refresh_token(&rotated)).await, 403);
+
+    stop_all(servers).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_32_concurrent_refreshes_spread_over_three_instances_exactly_one_succeeds() {
+    const CONCURRENT: usize = 32;
+    let data = test_data().await;
+    let servers = instances(&data, 3).await;
+    assert_eq!(
+        post(&servers[0], "/register", &credentials("alice")).await.status(),
+        201
+    );
+    let token = refresh_token(&tokens(&servers[1], "/login", &credentials("alice")).await);
+
+    let client = reqwest::Client::new();
+    let start = Arc::new(Barrier::new(CONCURRENT));
+    let mut tasks = Vec::with_capacity(CONCURRENT);
+    for n in 0..CONCURRENT {
+        let request = client
+            .post(servers[n % servers.len()].url("/token"))
+            .json(&json!({ "token": token }))
+            .build()
+            .expect("a request");
+        let (client, start) = (client.clone(), Arc::clone(&start));
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let response = client.execute(request).await.expect("POST /token");
+            response.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::with_capacity(CONCURRENT);
+    for task in tasks {
+        statuses.push(task.await.expect("the request task did not panic"));
+    }
+
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 403), "{statuses:?}");
+
+    stop_all(servers).await;
+}
+
+#[tokio::test]
+async fn a_logout_on_one_instance_is_seen_by_the_others_at_once() {
+    let data = test_data().await;
+    let servers = instances(&data, 2).await;
+    let [a, b] = [&servers[0], &servers[1]];
+    assert_eq!(post(a, "/register", &credentials("alice")).await.status(), 201);
+    let first = tokens(a, "/login", &credentials("alice")).await;
+    let second = tokens(b, "/login", &credentials("alice")).await;
+
+    let logout = reqwest::Client::new()
+        .delete(a.url("/logout"))
+        .json(&json!({ "token": refresh_token(&first), "scope": "global" }))
+        .send()
+        .await
+        .expect("DELETE /logout");
+    assert_eq!(logout.status(), 204);
+
+    // The very next request, on the other instance.
+    assert_eq!(refresh_status(b, &refresh_token(&first)).await, 403);
+    assert_eq!(refresh_status(b, &refresh_token(&second)).await, 403);
+
+    stop_all(servers).await;
+}

@@ -1,0 +1,50 @@
+//! The black-box tests of `tests/api`, every one of them on PostgreSQL: the same files, with
+//! `BACKEND` telling `spawn_app()` and friends to give each test a PostgreSQL database of its
+//! own (see `test_support::TestDatabase`), plus what only PostgreSQL has: several auth-server
+//! processes on one database (`instances`) and the database failing under a server (`pg_faults`).
+//!
+//! Keep the module list that of `tests/api/main.rs`, plus those two.
+//!
+//! Where PostgreSQL cannot be reached, this whole target is skipped with one `SKIPPED` line on
+//! stderr (and with `CI=true`, it fails instead).
+
+#[path = "../api/bad_input.rs"]
+mod bad_input;
+#[path = "../api/binary.rs"]
+mod binary;
+#[path = "../api/errors.rs"]
+mod errors;
+#[path = "../api/forgery.rs"]
+mod forgery;
+#[path = "../api/grace.rs"]
+mod grace;
+#[path = "../api/health.rs"]
+mod health;
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/keys.rs"]
+mod keys;
+#[path = "../api/limits.rs"]
+mod limits;
+#[path = "../api/login.rs"]
+mod login;
+#[path = "../api/logout.rs"]
+mod logout;
+#[path = "../api/persistence.rs"]
+mod persistence;
+#[path = "../api/purge.rs"]
+mod purge;
+#[path = "../api/register.rs"]
+mod register;
+#[path = "../api/token.rs"]
+mod token;
+
+#[path = "../api/instances.rs"]
+mod instances;
+#[path = "../api/pg_faults.rs"]
+mod pg_faults;
+
+use helpers::Backend;
+
+/// Where every test server of this target keeps its data.
+pub const BACKEND: Backend = Backend::Postgres;

@@ -1,0 +1,70 @@
+//! Which database a test target runs its servers on, and the data of one test on it.
+
+use crate::{TestDatabase, TestDir};
+
+/// Where the servers of a test target keep their data. A server's black-box tests are one set
+/// of files compiled twice, as a SQLite target and a PostgreSQL target, each naming its backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A test server's data on a backend: a directory of its own (the SQLite file, or the working
+/// directory of a server binary) and, on PostgreSQL, a database of its own. Both are removed on
+/// drop. Share it (`Arc`) between servers that restart on it or run side by side.
+#[derive(Debug)]
+pub struct TestData {
+    dir: TestDir,
+    sqlite_file: &'static str,
+    postgres: Option<TestDatabase>,
+}
+
+impl TestData {
+    /// Fresh, empty data on `backend`; on SQLite, the database is `sqlite_file` in the directory.
+    ///
+    /// Where PostgreSQL cannot be reached (and `CI` is not `true`), [`TestDatabase::create`] has
+    /// printed its one `SKIPPED` line; the test process then ends here, successfully, without
+    /// running any more tests. Every test of a PostgreSQL target needs PostgreSQL, and a test
+    /// cannot be made to return early from inside a helper: rather than fail each test, or
+    /// quietly run it on another database, the whole target is skipped, loudly. With `CI=true`,
+    /// `create` panics instead.
+    pub async fn new(backend: Backend, sqlite_file: &'static str) -> Self {
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => match TestDatabase::create().await {
+                Some(database) => Some(database),
+                None => std::process::exit(0),
+            },
+        };
+        Self {
+            dir: TestDir::new(),
+            sqlite_file,
+            postgres,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.postgres {
+            Some(_) => Backend::Postgres,
+            None => Backend::Sqlite,
+        }
+    }
+
+    pub fn dir(&self) -> &TestDir {
+        &self.dir
+    }
+
+    /// The database URL of a server on this data.
+    pub fn database_url(&self) -> String {
+        match &self.postgres {
+            Some(database) => database.url().to_owned(),
+            None => self.dir.sqlite_url(self.sqlite_file),
+        }
+    }
+
+    /// The PostgreSQL database, for tests that act on it directly; `None` on SQLite.
+    pub fn postgres(&self) -> Option<&TestDatabase> {
+        self.postgres.as_ref()
+    }
+}

@@ -1,0 +1,484 @@
+//! PostgreSQL for tests: [`TestDatabase`], a database of its own for each test, dropped after it;
+//! [`DatabaseProxy`], a way to make a database unreachable and reachable again; and a way to cut
+//! every connection to it.
+//!
+//! The server is `postgres://postgres@127.0.0.1:5432/postgres` unless `TEST_POSTGRES_URL` names
+//! another (its database is only used to create and drop the test databases). Where it cannot be
+//! reached, a test that needs it does not run: [`TestDatabase::create`] says so in one `SKIPPED`
+//! line on stderr and returns `None`; with `CI=true` it panics instead, so that a CI job never
+//! passes without having run them.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OnceCell, watch};
+use tokio::task::JoinHandle;
+
+/// The server used when `TEST_POSTGRES_URL` is not set.
+pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// How long the reachability check waits for the server.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A database created for one test on the test PostgreSQL server, dropped (with any connection
+/// still open to it) when this value is dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    name: String,
+    url: String,
+    options: PgConnectOptions,
+    admin: PgConnectOptions,
+    dropped: bool,
+}
+
+impl TestDatabase {
+    /// Creates an empty database named `test_<random hex>`.
+    ///
+    /// Returns `None` when the server cannot be reached, after one `SKIPPED: …` line on stderr
+    /// (printed once per process: the reachability check is made once, and its answer kept).
+    /// With `CI=true`, panics instead. Panics if the server is reachable but the database cannot
+    /// be created.
+    pub async fn create() -> Option<Self> {
+        let admin = server().await?;
+        let name = unique_name();
+        let mut conn = admin_connection(admin).await;
+        conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+            .await
+            .unwrap_or_else(|e| panic!("create the test database {name} on {} ({e})", describe(admin)));
+        let _ = conn.close().await;
+        let options = admin.clone().database(&name);
+        Some(Self {
+            url: options.to_url_lossy().to_string(),
+            name,
+            options,
+            admin: admin.clone(),
+            dropped: false,
+        })
+    }
+
+    /// The database's URL, `postgres://…/test_…`, for a server under test.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name, `test_<random hex>`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Connect options for this database, for tests that look inside it or build another URL.
+    pub fn connect_options(&self) -> PgConnectOptions {
+        self.options.clone()
+    }
+
+    /// A connection of the test's own to this database.
+    pub async fn connect(&self) -> PgConnection {
+        self.options
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("connect to the test database {} ({e})", self.name))
+    }
+
+    /// Ends every session connected to this database (`pg_terminate_backend`), as a database
+    /// restart or a failover would, and waits until they are gone. Returns how many there were.
+    pub async fn terminate_connections(&self) -> u64 {
+        let mut conn = admin_connection(&self.admin).await;
+        let terminated: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&self.name)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("terminate the connections to {} ({e})", self.name));
+        let _ = conn.close().await;
+        // Termination is a signal: the sessions end a moment later.
+        for _ in 0..100 {
+            if self.connection_count().await == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        u64::try_from(terminated).unwrap_or_default()
+    }
+
+    /// How many sessions are connected to this database now.
+    pub async fn connection_count(&self) -> u64 {
+        let mut conn = admin_connection(&self.admin).await;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&self.name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("count the connections to {} ({e})", self.name));
+        let _ = conn.close().await;
+        u64::try_from(count).unwrap_or_default()
+    }
+
+    /// Drops the database now, ending any session still connected to it.
+    pub async fn drop_database(mut self) {
+        self.dropped = true;
+        if let Err(e) = drop_now(&self.admin, &self.name).await {
+            warn_not_dropped(&self.name, &e);
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drop cannot wait for a future, and may run inside a test's runtime (where blocking on
+    /// another future of that runtime would hang): the database is dropped from a thread of its
+    /// own with a small runtime of its own.
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(drop_now(&admin, &name))
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn_not_dropped(&self.name, &e),
+            Err(_) => warn_not_dropped(&self.name, "the dropping thread panicked"),
+        }
+    }
+}
+
+async fn drop_now(admin: &PgConnectOptions, name: &str) -> Result<(), String> {
+    let mut conn = admin.connect().await.map_err(|e| e.to_string())?;
+    conn.execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+fn warn_not_dropped(name: &str, error: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "warning: the test database {name} was not dropped ({error})"
+    );
+}
+
+/// The test server's admin connect options, once reachable; `None` (after the SKIPPED line)
+/// if not. Checked once per process.
+async fn server() -> Option<&'static PgConnectOptions> {
+    static SERVER: OnceCell<Option<PgConnectOptions>> = OnceCell::const_new();
+    SERVER.get_or_init(probe).await.as_ref()
+}
+
+async fn probe() -> Option<PgConnectOptions> {
+    let url = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_TEST_POSTGRES_URL.to_owned());
+    let admin = PgConnectOptions::from_str(&url)
+        .unwrap_or_else(|e| panic!("TEST_POSTGRES_URL is not a usable PostgreSQL URL ({e})"));
+    let error = match tokio::time::timeout(PROBE_TIMEOUT, admin.connect()).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            return Some(admin);
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {PROBE_TIMEOUT:?}"),
+    };
+    let target = describe(&admin);
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        panic!("PostgreSQL is not reachable at {target} ({error}); CI=true, so the PostgreSQL tests must run");
+    }
+    // Straight to stderr, past the test harness's capture, so that it is seen even when tests pass.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: PostgreSQL is not reachable at {target} ({error}); this test did not run, nor will any \
+         other test of this process that needs PostgreSQL (set TEST_POSTGRES_URL; CI=true makes this a failure)"
+    );
+    None
+}
+
+async fn admin_connection(admin: &PgConnectOptions) -> PgConnection {
+    admin
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("connect to the test PostgreSQL server {} ({e})", describe(admin)))
+}
+
+/// `postgres://user@host:port/database`, never the password.
+fn describe(options: &PgConnectOptions) -> String {
+    format!(
+        "postgres://{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    )
+}
+
+/// `test_` and 16 hex digits: unique across processes and calls, random enough not to meet
+/// a database left behind by a killed run.
+fn unique_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    std::process::id().hash(&mut hasher);
+    NEXT.fetch_add(1, Ordering::Relaxed).hash(&mut hasher);
+    SystemTime::now().hash(&mut hasher);
+    format!("test_{:016x}", hasher.finish())
+}
+
+/// A TCP relay in front of a [`TestDatabase`]'s server, on a port of its own, that a test can
+/// take down (every relayed connection is cut and new ones are refused, as when the database
+/// host goes away) and bring back up (on the same port), while a server under test keeps running.
+#[derive(Debug)]
+pub struct DatabaseProxy {
+    url: String,
+    up: watch::Sender<bool>,
+    listening: watch::Receiver<bool>,
+    /// How many connections are being relayed.
+    relayed: watch::Sender<usize>,
+    relay: JoinHandle<()>,
+}
+
+impl DatabaseProxy {
+    /// Starts relaying to `database`'s server, up. Its [`DatabaseProxy::url`] names the same
+    /// database, through the relay.
+    pub async fn start(database: &TestDatabase) -> Self {
+        let options = database.connect_options();
+        let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .unwrap_or_else(|| panic!("resolve the test PostgreSQL server {}", describe(&options)));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let url = options.host("127.0.0.1").port(addr.port()).to_url_lossy().to_string();
+        let (up, up_seen) = watch::channel(true);
+        let (listening_tx, listening) = watch::channel(true);
+        let relayed = watch::Sender::new(0);
+        let relay = tokio::spawn(relay(listener, addr, upstream, up_seen, listening_tx, relayed.clone()));
+        Self {
+            url,
+            up,
+            listening,
+            relayed,
+            relay,
+        }
+    }
+
+    /// The database's URL through this relay.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Makes the database unreachable: every relayed connection is cut, and connecting is
+    /// refused. Returns once both are true.
+    pub async fn take_down(&mut self) {
+        self.up.send_replace(false);
+        self.listening
+            .wait_for(|listening| !*listening)
+            .await
+            .expect("the relay is running");
+        self.relayed
+            .subscribe()
+            .wait_for(|relayed| *relayed == 0)
+            .await
+            .expect("the proxy holds the sender");
+    }
+
+    /// Makes the database reachable again, on the same port.
+    pub async fn bring_up(&mut self) {
+        self.up.send_replace(true);
+        self.listening
+            .wait_for(|listening| *listening)
+            .await
+            .expect("the relay is running");
+    }
+}
+
+impl Drop for DatabaseProxy {
+    fn drop(&mut self) {
+        // Cuts the relayed connections, then stops listening.
+        self.up.send_replace(false);
+        self.relay.abort();
+    }
+}
+
+/// Accepts and relays while up; while down, does not listen at all.
+async fn relay(
+    mut listener: TcpListener,
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    mut up: watch::Receiver<bool>,
+    listening: watch::Sender<bool>,
+    relayed: watch::Sender<usize>,
+) {
+    let for_relays = up.clone();
+    loop {
+        loop {
+            tokio::select! {
+                biased;
+                _ = up.wait_for(|up| !*up) => break,
+                accepted = listener.accept() => {
+                    if let Ok((client, _)) = accepted {
+                        // Counted before the task runs, so that `take_down` cannot miss it.
+                        let counted = Relayed::count(&relayed);
+                        tokio::spawn(relay_one(client, upstream, for_relays.clone(), counted));
+                    }
+                }
+            }
+        }
+        drop(listener);
+        listening.send_replace(false);
+        if up.wait_for(|up| *up).await.is_err() {
+            return;
+        }
+        listener = rebind(addr).await;
+        listening.send_replace(true);
+    }
+}
+
+/// Listens on `addr` again; the port was just released, so this may take a few tries.
+async fn rebind(addr: SocketAddr) -> TcpListener {
+    let mut tries = 0;
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(_) if tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("listen on {addr} again ({e})"),
+        }
+    }
+}
+
+/// One relayed connection, counted until it ends (or its task is dropped).
+struct Relayed(watch::Sender<usize>);
+
+impl Relayed {
+    fn count(relayed: &watch::Sender<usize>) -> Self {
+        relayed.send_modify(|n| *n += 1);
+        Self(relayed.clone())
+    }
+}
+
+impl Drop for Relayed {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// Relays until either side closes or the proxy goes down; then both sockets are closed.
+async fn relay_one(mut client: TcpStream, upstream: SocketAddr, mut up: watch::Receiver<bool>, counted: Relayed) {
+    if let Ok(mut server) = TcpStream::connect(upstream).await {
+        tokio::select! {
+            biased;
+            _ = up.wait_for(|up| !*up) => {}
+            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        }
+    }
+    drop(client);
+    drop(counted);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lowercase_identifiers() {
+        let first = unique_name();
+        let second = unique_name();
+        assert_ne!(first, second);
+        assert_eq!(first.len(), "test_".len() + 16);
+        assert!(first.starts_with("test_"));
+        assert!(
+            first
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        );
+    }
+
+    #[test]
+    fn describes_a_server_without_its_password() {
+        let options = PgConnectOptions::from_str("postgres://app:hunter2@db:6543/postgres").expect("a URL");
+        assert_eq!(describe(&options), "postgres://app@db:6543/postgres");
+    }
+
+    async fn table_count(database: &TestDatabase) -> i64 {
+        let mut conn = database.connect().await;
+        sqlx::query_scalar("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count tables")
+    }
+
+    #[tokio::test]
+    async fn creates_a_fresh_database_and_drops_it() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        assert!(database.url().contains(database.name()), "{}", database.url());
+        assert_eq!(table_count(&database).await, 0);
+        let admin = database.admin.clone();
+        let name = database.name().to_owned();
+
+        // Dropped with a connection still open to it.
+        let _open = database.connect().await;
+        drop(database);
+
+        let mut conn = admin.connect().await.expect("connect to the server");
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .expect("look for the database");
+        assert!(!exists, "{name} is dropped");
+    }
+
+    #[tokio::test]
+    async fn terminates_every_connection() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        let mut first = database.connect().await;
+        let _second = database.connect().await;
+        assert_eq!(database.connection_count().await, 2);
+
+        assert_eq!(database.terminate_connections().await, 2);
+
+        assert_eq!(database.connection_count().await, 0);
+        assert!(sqlx::query("SELECT 1").execute(&mut first).await.is_err());
+        database.drop_database().await;
+    }
+
+    #[tokio::test]
+    async fn the_proxy_goes_down_and_comes_back() {
+        let Some(database) = TestDatabase::create().await else {
+            return;
+        };
+        let mut proxy = DatabaseProxy::start(&database).await;
+        let through = PgConnectOptions::from_str(proxy.url()).expect("the proxy's URL");
+        assert_eq!(through.get_database(), Some(database.name()));
+        let mut conn = through.connect().await.expect("connect through the proxy");
+        sqlx::query("SELECT 1").execute(&mut conn).await.expect("a query");
+
+        proxy.take_down().await;
+
+        assert!(sqlx::query("SELECT 1").execute(&mut conn).await.is_err(), "cut");
+        assert!(through.connect().await.is_err(), "refused");
+
+        proxy.bring_up().await;
+
+        let mut conn = through.connect().await.expect("connect again");
+        sqlx::query("SELECT 1").execute(&mut conn).await.expect("a query");
+    }
+}

@@ -1,0 +1,39 @@
+//! The black-box tests of `tests/api`, every one of them on PostgreSQL: the same files, with
+//! `BACKEND` telling `spawn_app()` and friends to give each test a PostgreSQL database of its
+//! own (see `test_support::TestDatabase`), plus the PostgreSQL fault tests of `pg_faults`.
+//!
+//! Keep the module list that of `tests/api/main.rs`, plus `pg_faults`.
+//!
+//! Where PostgreSQL cannot be reached, this whole target is skipped with one `SKIPPED` line on
+//! stderr (and with `CI=true`, it fails instead).
+
+#[path = "../api/auth.rs"]
+mod auth;
+#[path = "../api/bad_input.rs"]
+mod bad_input;
+#[path = "../api/binary.rs"]
+mod binary;
+#[path = "../api/errors.rs"]
+mod errors;
+#[path = "../api/forgery.rs"]
+mod forgery;
+#[path = "../api/health.rs"]
+mod health;
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/keys.rs"]
+mod keys;
+#[path = "../api/limits.rs"]
+mod limits;
+#[path = "../api/persistence.rs"]
+mod persistence;
+#[path = "../api/posts.rs"]
+mod posts;
+
+#[path = "../api/pg_faults.rs"]
+mod pg_faults;
+
+use helpers::Backend;
+
+/// Where every test server of this target keeps its posts.
+pub const BACKEND: Backend = Backend::Postgres;

@@ -104,7 +104,8 @@ impl Codec {
     fn new(kind: TokenKind, keys: KeySet, issuer: &str, audience: &str, leeway: Duration, required: &[&str]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
-        validation.leeway = leeway.as_secs();
+        // Bounded: a leeway beyond the current Unix time would underflow in the validation.
+        validation.leeway = leeway.as_secs().min(MAX_LEEWAY_SECS);
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.set_issuer(&[issuer]);
@@ -172,6 +173,9 @@ impl Codec {
             .map_err(|e| self.error(reason_of(e.kind())))
     }
 }
+
+/// The most clock skew a verifier allows, whatever it is configured with: one day.
+const MAX_LEEWAY_SECS: u64 = 86_400;
 
 fn reason_of(kind: &ErrorKind) -> VerifyReason {
     match kind {
@@ -322,6 +326,8 @@ impl RefreshTokens {
     pub fn expired_claims(&self, token: &str) -> Option<RefreshClaims> {
         let mut validation = self.codec.validation.clone();
         validation.validate_exp = false;
-        self.codec.decode_with(token, &validation).ok()
+        let claims: RefreshClaims = self.codec.decode_with(token, &validation).ok()?;
+        self.codec.printable([&claims.sub, &claims.sid, &claims.jti]).ok()?;
+        Some(claims)
     }
 }

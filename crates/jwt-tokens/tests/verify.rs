@@ -1397,3 +1397,16 @@ fn identifiers_with_control_characters_are_refused_even_when_signed() {
         assert_eq!(err.reason, VerifyReason::InvalidClaims);
     }
 }
+
+#[test]
+fn an_absurd_leeway_is_bounded_instead_of_breaking_verification() {
+    let huge = TokenSettings {
+        leeway: Duration::from_secs(u64::MAX / 2),
+        ..settings()
+    };
+    let tokens = AccessTokens::new(keys(ACCESS_SECRET), &huge);
+    let token = tokens
+        .issue("user-1", "alice", "sid-1", TTL)
+        .expect("issuing an access token");
+    tokens.verify(&token).expect("a fresh token verifies");
+}

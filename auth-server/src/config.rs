@@ -23,7 +23,12 @@ pub struct Config {
 
     /// `sqlite://path` (embedded, created if missing) or
     /// `postgres://user:password@host:port/database` (the database must exist; its tables are created).
-    #[arg(long, env = "AUTH_DATABASE_URL", default_value = "sqlite://data/auth.db")]
+    #[arg(
+        long,
+        env = "AUTH_DATABASE_URL",
+        default_value = "sqlite://data/auth.db",
+        global = true
+    )]
     pub database_url: String,
 
     /// PostgreSQL pool settings.
@@ -67,6 +72,10 @@ pub struct Config {
     #[command(flatten)]
     pub limits: RateLimitArgs,
 
+    /// Origins allowed to call from a browser (`CORS_ALLOWED_ORIGINS`).
+    #[command(flatten)]
+    pub cors: service_kit::cors::CorsArgs,
+
     /// `POST /login` attempts per username (`N/PERIOD`: a burst of N, refilled over PERIOD).
     #[arg(long, env = "LOGIN_RATE_PER_USERNAME", default_value = "5/1m")]
     pub login_rate_per_username: Rate,
@@ -86,6 +95,26 @@ pub struct Config {
     /// Log filter (`info`, `debug`, `auth_server=debug,info`, …).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub log: String,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: service_kit::telemetry::LogFormat,
+
+    /// `closed`: `POST /register` answers `403 registration_closed`, and only
+    /// operators add users (`auth-server user add`).
+    #[arg(long, env = "REGISTRATION", default_value = "open")]
+    pub registration: Registration,
+
+    /// An operator command on the configured database; without one, the server starts.
+    #[command(subcommand)]
+    pub operation: Option<crate::operators::Operation>,
+}
+
+/// Whether anyone may sign up through `POST /register`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Closed,
 }
 
 /// The settings after the checks clap cannot express.

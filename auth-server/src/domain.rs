@@ -49,6 +49,11 @@ impl Username {
 pub struct Password(String);
 
 impl Password {
+    /// A password read elsewhere than from a JSON body (the operators' command line).
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
     /// 8 to 1024 characters of any kind, as NIST SP 800-63B advises (no composition rules).
     pub fn validate(&self) -> Result<(), ApiError> {
         let chars = self.0.chars().count();
@@ -73,9 +78,13 @@ impl fmt::Debug for Password {
 }
 
 /// The body of `/register` and `/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
+    /// Letters, digits, `.`, `_` and `-`; unique regardless of case.
+    #[schema(min_length = 3, max_length = 64, pattern = "^[A-Za-z0-9._-]+$", example = "Kyle")]
     pub username: String,
+    /// Any characters; the length counts Unicode code points.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 1024)]
     pub password: Password,
 }
 

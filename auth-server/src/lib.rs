@@ -3,6 +3,8 @@
 
 pub mod config;
 pub mod domain;
+pub mod metrics;
+pub mod operators;
 pub mod password;
 pub mod routes;
 pub mod sessions;
@@ -13,11 +15,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{delete, get, post};
 use axum::{Extension, Router};
 use jwt_tokens::{AccessTokens, RefreshTokens};
 use service_kit::rate_limit::{AddressSource, ForgetIdle, Limiter, forget_idle_every};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use config::Config;
 use password::Hasher;
@@ -97,19 +100,27 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Where client addresses come from (the socket, or a trusted proxy header).
     pub addresses: AddressSource,
+    /// Whether `POST /register` takes sign-ups.
+    pub registration: config::Registration,
+}
+
+/// Every route with its OpenAPI description (`#[utoipa::path]` on each handler):
+/// [`app`] serves these routes and `/openapi.json` describes them.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<routes::openapi::ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(routes::register::register))
+        .routes(routes!(routes::login::login))
+        .routes(routes!(routes::token::token))
+        .routes(routes!(routes::logout::logout))
+        .routes(routes!(routes::health::healthz))
+        .routes(routes!(routes::health::readyz))
+        .routes(routes!(routes::openapi::openapi_json))
 }
 
 /// The whole HTTP API, for `main` and the tests alike.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
-        .route("/register", post(routes::register::register))
-        .route("/login", post(routes::login::login))
-        .route("/token", post(routes::token::token))
-        .route("/logout", delete(routes::logout::logout))
-        .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
-        .layer(Extension(state.addresses.clone()))
-        .with_state(state);
+    let (routes, _) = api().split_for_parts();
+    let routes = routes.layer(Extension(state.addresses.clone())).with_state(state);
     service_kit::middleware::stack(routes)
 }
 
@@ -139,11 +150,13 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     purge_interval: Duration,
+    cors: service_kit::cors::CorsArgs,
 }
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let checked = config.check().map_err(StartError)?;
+        metrics::register();
         let store = open_store(&config.database_url, &config.database).await?;
         let settings = config.tokens.settings();
         let hasher = Hasher::new()
@@ -163,6 +176,7 @@ impl Application {
             addresses: AddressSource {
                 trusted_header: config.limits.trusted_proxy_header.clone(),
             },
+            registration: config.registration,
         };
         let listen_error = |e| StartError(format!("AUTH_ADDR: cannot listen on {} ({e})", config.addr));
         let listener = TcpListener::bind(config.addr).await.map_err(listen_error)?;
@@ -172,6 +186,7 @@ impl Application {
             local_addr,
             state,
             purge_interval: config.session_purge_interval,
+            cors: config.cors,
         })
     }
 
@@ -187,7 +202,8 @@ impl Application {
         let store = Arc::clone(&self.state.store);
         let purger = tokio::spawn(purge_sessions(Arc::clone(&store), self.purge_interval));
         let forgetter = tokio::spawn(forget_idle_every(IDLE_LIMIT_SWEEP, self.state.limits.all()));
-        let served = service_kit::serve::serve(self.listener, app(self.state), shutdown).await;
+        let router = service_kit::cors::apply(app(self.state), &self.cors);
+        let served = service_kit::serve::serve(self.listener, router, shutdown).await;
         purger.abort();
         forgetter.abort();
         store.close().await;

@@ -6,10 +6,14 @@ use auth_server::{Application, Config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config: Config = service_kit::cli::parse_or_exit("auth-server");
+    let mut config: Config = service_kit::cli::parse_or_exit("auth-server");
+    // An operator command works on the database alone: no secrets, no port, no logs on stdout.
+    if let Some(operation) = config.operation.take() {
+        return auth_server::operators::run(&config, operation).await;
+    }
     // Installed before the port is announced, so an early SIGTERM is graceful too.
     let shutdown = service_kit::serve::shutdown_signal();
-    service_kit::telemetry::init(&config.log);
+    service_kit::telemetry::init_with(&config.log, config.log_format);
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => {

@@ -8,15 +8,21 @@ use serde::Serialize;
 use service_kit::{ApiError, now_unix_ms};
 
 use crate::AppState;
+use crate::metrics::{self, Revocation};
 use crate::store::{NewSession, Rotation, Spend};
 
 /// The tokens response of `/login` and `/token`, with the tutorial's field names.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenPair {
+    /// A JWT (`typ` `at+jwt`) for `Authorization: Bearer` on the posts server.
     pub access_token: String,
+    /// A JWT (`typ` `rt+jwt`) for `POST /token` and `DELETE /logout`; spent by `POST /token`.
     pub refresh_token: String,
+    #[schema(example = "Bearer")]
     pub token_type: &'static str,
+    /// The access token's lifetime in seconds.
+    #[schema(example = 900)]
     pub expires_in: u64,
 }
 
@@ -63,6 +69,7 @@ pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Re
     };
     match state.store.rotate(spend).await? {
         Rotation::Rotated { username, expires_at } => {
+            metrics::refresh(metrics::Refresh::Rotated);
             let refresh = Refresh {
                 sid,
                 jti: &next_jti,
@@ -77,6 +84,7 @@ pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Re
             current_jti,
             rotated_at_ms,
         } => {
+            metrics::refresh(metrics::Refresh::Grace);
             tracing::info!(
                 session = %sid,
                 user = %user_id,
@@ -92,6 +100,8 @@ pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Re
             pair(state, user_id, &username, &refresh)
         }
         Rotation::Reused => {
+            metrics::refresh(metrics::Refresh::ReuseDetected);
+            metrics::sessions_revoked(Revocation::Reuse, 1);
             tracing::warn!(
                 session = %sid,
                 user = %user_id,

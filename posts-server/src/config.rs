@@ -31,6 +31,10 @@ pub struct Config {
     #[command(flatten)]
     pub limits: RateLimitArgs,
 
+    /// Origins allowed to call from a browser (`CORS_ALLOWED_ORIGINS`).
+    #[command(flatten)]
+    pub cors: service_kit::cors::CorsArgs,
+
     /// `POST /posts` per user (`N/PERIOD`: a burst of N, refilled over PERIOD).
     #[arg(long, env = "POST_RATE_PER_USER", default_value = "30/1m")]
     pub post_rate_per_user: Rate,
@@ -38,4 +42,8 @@ pub struct Config {
     /// Log filter, e.g. `info` or `posts_server=debug,info`.
     #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
     pub log: String,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: service_kit::telemetry::LogFormat,
 }

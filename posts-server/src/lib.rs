@@ -14,6 +14,8 @@ use axum::extract::FromRef;
 use jwt_tokens::AccessTokens;
 use service_kit::rate_limit::{Limiter, forget_idle_every};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use config::Config;
 use store::PostStore;
@@ -63,11 +65,18 @@ impl FromRef<AppState> for Arc<dyn PostStore> {
     }
 }
 
+/// Every route with its OpenAPI description (`#[utoipa::path]` on each handler):
+/// [`app`] serves these routes and `/openapi.json` describes them.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<routes::openapi::ApiDoc as utoipa::OpenApi>::openapi())
+        .merge(routes::posts::router())
+        .merge(routes::health::router())
+        .routes(routes!(routes::openapi::openapi_json))
+}
+
 /// The whole HTTP interface, behind the shared middleware stack.
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
-        .merge(routes::posts::router())
-        .merge(routes::health::router());
+    let (routes, _) = api().split_for_parts();
     service_kit::middleware::stack(routes).with_state(state)
 }
 
@@ -91,6 +100,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     state: AppState,
+    cors: service_kit::cors::CorsArgs,
 }
 
 impl Application {
@@ -115,6 +125,7 @@ impl Application {
                 store,
                 PostLimit::new(config.post_rate_per_user, config.limits.enabled(), "too many posts"),
             ),
+            cors: config.cors,
         })
     }
 
@@ -131,7 +142,8 @@ impl Application {
             IDLE_LIMIT_SWEEP,
             vec![Arc::clone(&self.state.post_limit) as _],
         ));
-        let served = service_kit::serve::serve(self.listener, app(self.state), signal).await;
+        let router = service_kit::cors::apply(app(self.state), &self.cors);
+        let served = service_kit::serve::serve(self.listener, router, signal).await;
         forgetter.abort();
         store.close().await;
         served

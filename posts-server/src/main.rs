@@ -10,7 +10,7 @@ async fn main() -> ExitCode {
     let config: Config = service_kit::cli::parse_or_exit("posts-server");
     // Installed before the port is announced, so an early SIGTERM is graceful too.
     let shutdown = service_kit::serve::shutdown_signal();
-    service_kit::telemetry::init(&config.log);
+    service_kit::telemetry::init_with(&config.log, config.log_format);
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => {

@@ -7,8 +7,27 @@ use service_kit::{ApiError, AppJson, Result};
 
 use crate::AppState;
 use crate::domain::{Credentials, Username};
+use crate::metrics::{self, Login};
 use crate::sessions::{self, TokenPair};
 
+/// Logs in: a new session and its first token pair.
+#[utoipa::path(
+    post,
+    path = "/login",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "A new session's access and refresh tokens.", body = TokenPair),
+        (status = 400, description = "`invalid_body`: not a JSON object with both fields, or no \
+            `Content-Type: application/json`.", body = service_kit::openapi::ErrorBody),
+        (status = 401, description = "`invalid_credentials`: one answer for a wrong username and a wrong password.",
+            body = service_kit::openapi::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer error=\"invalid_request\", error_description=\"…\"`"))),
+        (status = 413, response = service_kit::openapi::PayloadTooLarge),
+        (status = 429, response = service_kit::openapi::TooManyRequests),
+        (status = 503, response = service_kit::openapi::Unavailable),
+        (status = "default", response = service_kit::openapi::Error),
+    )
+)]
 #[tracing::instrument(name = "login", skip_all)]
 pub async fn login(
     State(state): State<AppState>,
@@ -16,6 +35,7 @@ pub async fn login(
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<AppJson<TokenPair>> {
     state.limits.login_per_address.check(&client).inspect_err(|_| {
+        metrics::login(Login::RateLimited);
         tracing::warn!(client = %client, "login rate limit per address reached");
     })?;
     // A username that cannot exist is looked up as no user at all: it gets
@@ -24,6 +44,7 @@ pub async fn login(
         Ok(username) => {
             let key = username.key();
             state.limits.login_per_username.check(&key).inspect_err(|_| {
+                metrics::login(Login::RateLimited);
                 tracing::warn!(client = %client, username = %key, "login rate limit per username reached");
             })?;
             state.store.find_user(&key).await?
@@ -33,6 +54,7 @@ pub async fn login(
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = state.hasher.verify(credentials.password, stored).await?;
     let Some(user) = user.filter(|_| matches) else {
+        metrics::login(Login::Failed);
         tracing::debug!("login refused");
         return Err(ApiError::bearer(
             StatusCode::UNAUTHORIZED,
@@ -41,5 +63,7 @@ pub async fn login(
         )
         .with_challenge("invalid_request"));
     };
-    Ok(AppJson(sessions::start(&state, &user.id, &user.username).await?))
+    let pair = sessions::start(&state, &user.id, &user.username).await?;
+    metrics::login(Login::Succeeded);
+    Ok(AppJson(pair))
 }

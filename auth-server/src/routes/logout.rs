@@ -6,9 +6,10 @@ use serde::Deserialize;
 use service_kit::{AppJson, Result};
 
 use crate::AppState;
+use crate::metrics::{self, Revocation};
 use service_kit::now_unix_ms;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Only the session this refresh token belongs to.
@@ -19,9 +20,11 @@ pub enum Scope {
     Global,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LogoutRequest {
+    /// The refresh token of the session to end.
     token: String,
+    /// `session` (the default): this token's session; `global`: every session of its user.
     #[serde(default)]
     scope: Scope,
 }
@@ -29,6 +32,20 @@ pub struct LogoutRequest {
 /// Always `204` for a well-formed body: an unknown, invalid or already
 /// revoked token leaves nothing to end, and saying so would only help an
 /// attacker probe tokens.
+#[utoipa::path(
+    delete,
+    path = "/logout",
+    request_body = LogoutRequest,
+    responses(
+        (status = 204, description = "The session (or with `\"scope\": \"global\"`, every session of the user) has \
+            ended; also for an unknown, invalid or already revoked token."),
+        (status = 400, description = "`invalid_body`: not a JSON object with a `token`, or no \
+            `Content-Type: application/json`.", body = service_kit::openapi::ErrorBody),
+        (status = 413, response = service_kit::openapi::PayloadTooLarge),
+        (status = 503, response = service_kit::openapi::Unavailable),
+        (status = "default", response = service_kit::openapi::Error),
+    )
+)]
 #[tracing::instrument(name = "logout", skip_all)]
 pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<LogoutRequest>) -> Result<StatusCode> {
     let claims = match state.refresh.verify(&request.token) {
@@ -44,6 +61,7 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
                 .store
                 .revoke_session(&claims.sid, &claims.sub, now_unix_ms())
                 .await?;
+            metrics::sessions_revoked(Revocation::Logout, 1);
             tracing::info!(session = %claims.sid, user = %claims.sub, "logged out");
         }
         Scope::Global => {
@@ -52,6 +70,7 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
                 .store
                 .revoke_user_sessions(&claims.sid, &claims.sub, &claims.jti, now)
                 .await?;
+            metrics::sessions_revoked(Revocation::GlobalLogout, ended);
             if ended == 0 {
                 // Not the current token of a live session: end at most its own session.
                 state.store.revoke_session(&claims.sid, &claims.sub, now).await?;

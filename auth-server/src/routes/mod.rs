@@ -3,5 +3,6 @@
 pub mod health;
 pub mod login;
 pub mod logout;
+pub mod openapi;
 pub mod register;
 pub mod token;

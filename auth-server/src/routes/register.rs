@@ -4,25 +4,52 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use service_kit::rate_limit::ClientIp;
-use service_kit::{AppJson, Result};
+use service_kit::{ApiError, AppJson, Result};
 
 use crate::AppState;
+use crate::config::Registration;
 use crate::domain::{Credentials, Username};
 use crate::store::NewUser;
 use service_kit::now_unix_ms;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegisteredUser {
     id: String,
     username: String,
 }
 
+/// Registers a user.
+#[utoipa::path(
+    post,
+    path = "/register",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "The user is registered.", body = RegisteredUser),
+        (status = 400, description = "`invalid_username`, `invalid_password`, or `invalid_body` (not a JSON object \
+            with both fields, or no `Content-Type: application/json`).", body = service_kit::openapi::ErrorBody),
+        (status = 403, description = "`registration_closed`: this server takes no sign-ups; an operator creates \
+            accounts.", body = service_kit::openapi::ErrorBody),
+        (status = 409, description = "`username_taken` (usernames are unique regardless of case).",
+            body = service_kit::openapi::ErrorBody),
+        (status = 413, response = service_kit::openapi::PayloadTooLarge),
+        (status = 429, response = service_kit::openapi::TooManyRequests),
+        (status = 503, response = service_kit::openapi::Unavailable),
+        (status = "default", response = service_kit::openapi::Error),
+    )
+)]
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, AppJson<RegisteredUser>)> {
+    if state.registration == Registration::Closed {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "registration_closed",
+            "sign-up is closed on this server; an operator creates accounts",
+        ));
+    }
     state.limits.register_per_address.check(&client).inspect_err(|_| {
         tracing::warn!(client = %client, "sign-up rate limit per address reached");
     })?;

@@ -10,12 +10,35 @@ use service_kit::{ApiError, AppJson, Result};
 use crate::AppState;
 use crate::sessions::{self, TokenPair};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
+    /// The refresh token to spend; missing, `null` or empty is `401`.
     #[serde(default)]
     token: Option<String>,
 }
 
+/// Spends a refresh token for a new access token and the session's next refresh token.
+#[utoipa::path(
+    post,
+    path = "/token",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new access token and a new refresh token; the one presented is spent.",
+            body = TokenPair),
+        (status = 400, description = "`invalid_body`: not a JSON object, or no `Content-Type: application/json`.",
+            body = service_kit::openapi::ErrorBody),
+        (status = 401, description = "`invalid_request`: no refresh token given.",
+            body = service_kit::openapi::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer error=\"invalid_request\", error_description=\"…\"`"))),
+        (status = 403, description = "`invalid_grant`: the refresh token is invalid, expired, revoked or already used.",
+            body = service_kit::openapi::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer error=\"invalid_token\", error_description=\"…\"`"))),
+        (status = 413, response = service_kit::openapi::PayloadTooLarge),
+        (status = 429, response = service_kit::openapi::TooManyRequests),
+        (status = 503, response = service_kit::openapi::Unavailable),
+        (status = "default", response = service_kit::openapi::Error),
+    )
+)]
 #[tracing::instrument(name = "refresh", skip_all)]
 pub async fn token(
     State(state): State<AppState>,

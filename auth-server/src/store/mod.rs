@@ -28,6 +28,16 @@ pub struct UserRecord {
     pub password_hash: String,
 }
 
+/// A user as operators list them.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UserSummary {
+    pub id: String,
+    pub username: String,
+    pub created_at_ms: i64,
+    /// Sessions neither expired nor revoked.
+    pub live_sessions: i64,
+}
+
 /// A session about to be stored: one login, holding its first refresh token id.
 pub struct NewSession {
     pub id: String,
@@ -150,6 +160,15 @@ pub trait AuthStore: Send + Sync {
 
     /// Deletes expired and revoked sessions; returns how many.
     async fn purge_ended_sessions(&self, now_ms: i64) -> Result<u64, StoreError>;
+
+    /// Every user, oldest first, with the number of live sessions at `now_ms`.
+    async fn list_users(&self, now_ms: i64) -> Result<Vec<UserSummary>, StoreError>;
+
+    /// Deletes user `user_id` and every session of theirs; `false` if there was no such user.
+    async fn delete_user(&self, user_id: &str) -> Result<bool, StoreError>;
+
+    /// Ends every live session of `user_id` (an operator's revocation); returns how many ended.
+    async fn revoke_all_sessions(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError>;
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use service_kit::sqlite::SqlitePools;
 use sqlx::migrate::Migrator;
 
-use super::{AuthStore, LiveSession, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord};
+use super::{AuthStore, LiveSession, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -148,6 +148,47 @@ impl AuthStore for SqliteStore {
             .bind(now_ms / 1000)
             .execute(&self.pools.writer)
             .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_users(&self, now_ms: i64) -> Result<Vec<UserSummary>, StoreError> {
+        Ok(sqlx::query_as::<_, UserSummary>(
+            "SELECT users.id, users.username, users.created_at AS created_at_ms, \
+                    (SELECT COUNT(*) FROM sessions \
+                     WHERE sessions.user_id = users.id AND sessions.revoked_at IS NULL \
+                       AND sessions.expires_at > ?) AS live_sessions \
+             FROM users ORDER BY users.created_at, users.username_key",
+        )
+        .bind(now_ms / 1000)
+        .fetch_all(&self.pools.reader)
+        .await?)
+    }
+
+    async fn delete_user(&self, user_id: &str) -> Result<bool, StoreError> {
+        // The sessions go first and explicitly, whatever the foreign keys would do.
+        let mut tx = self.pools.writer.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_all_sessions(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = ? \
+             WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+        )
+        .bind(now_ms)
+        .bind(user_id)
+        .bind(now_ms / 1000)
+        .execute(&self.pools.writer)
+        .await?;
         Ok(done.rows_affected())
     }
 

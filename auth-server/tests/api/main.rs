@@ -2,15 +2,20 @@
 
 mod bad_input;
 mod binary;
+mod cli;
+mod cors;
 mod errors;
 mod forgery;
 mod grace;
 mod health;
+mod help;
 mod helpers;
 mod keys;
 mod limits;
 mod login;
 mod logout;
+mod metrics;
+mod openapi;
 mod persistence;
 mod purge;
 mod register;

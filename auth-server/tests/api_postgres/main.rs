@@ -12,6 +12,10 @@
 mod bad_input;
 #[path = "../api/binary.rs"]
 mod binary;
+#[path = "../api/cli.rs"]
+mod cli;
+#[path = "../api/cors.rs"]
+mod cors;
 #[path = "../api/errors.rs"]
 mod errors;
 #[path = "../api/forgery.rs"]
@@ -20,6 +24,8 @@ mod forgery;
 mod grace;
 #[path = "../api/health.rs"]
 mod health;
+#[path = "../api/help.rs"]
+mod help;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/keys.rs"]
@@ -30,6 +36,10 @@ mod limits;
 mod login;
 #[path = "../api/logout.rs"]
 mod logout;
+#[path = "../api/metrics.rs"]
+mod metrics;
+#[path = "../api/openapi.rs"]
+mod openapi;
 #[path = "../api/persistence.rs"]
 mod persistence;
 #[path = "../api/purge.rs"]

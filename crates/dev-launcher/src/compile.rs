@@ -35,6 +35,8 @@ pub async fn build_servers() -> Result<Binaries> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
+        // Inside the workspace, whatever the launcher's own working directory (where `data/` goes).
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["build", "-p", "auth-server", "-p", "posts-server", "--target-dir"])
         .arg(target_dir);
     if profile != "debug" {

@@ -7,6 +7,7 @@ mod seed;
 mod server;
 mod settings;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{ExitCode, ExitStatus};
 use std::time::Duration;
@@ -46,6 +47,7 @@ async fn run() -> Result<ExitCode> {
     // Listen before spawning, so a signal that arrives during start-up stops the
     // children instead of killing the launcher and leaving them orphaned.
     let mut shutdown = Shutdown::listen()?;
+    let frontend = serve_frontend().await;
     let mut auth = Server::spawn(
         "auth-server",
         "[auth]",
@@ -57,7 +59,7 @@ async fn run() -> Result<ExitCode> {
         posts_command(&binaries.posts, &secrets, &settings),
     )?;
 
-    let stop = supervise(&mut auth, &mut posts, &mut shutdown, &settings).await;
+    let stop = supervise(&mut auth, &mut posts, &mut shutdown, &settings, frontend).await;
     match &stop {
         Stop::Requested => println!("[dev] stopping both servers…"),
         Stop::Exited { name, status } => {
@@ -106,8 +108,14 @@ enum Stop {
 }
 
 /// Runs start-up (readiness, demo data, banner), then waits until something ends the session.
-async fn supervise(auth: &mut Server, posts: &mut Server, shutdown: &mut Shutdown, settings: &UserSettings) -> Stop {
-    let startup = start(auth, posts, settings);
+async fn supervise(
+    auth: &mut Server,
+    posts: &mut Server,
+    shutdown: &mut Shutdown,
+    settings: &UserSettings,
+    frontend: Option<SocketAddr>,
+) -> Stop {
+    let startup = start(auth, posts, settings, frontend);
     tokio::select! {
         started = startup => {
             if let Err(error) = started {
@@ -122,7 +130,12 @@ async fn supervise(auth: &mut Server, posts: &mut Server, shutdown: &mut Shutdow
 /// Waits for both servers to be ready, seeds the demo data and prints the banner.
 ///
 /// Returns a future that borrows nothing from the servers, so it can race their exit.
-fn start(auth: &Server, posts: &Server, settings: &UserSettings) -> impl Future<Output = Result<()>> + use<> {
+fn start(
+    auth: &Server,
+    posts: &Server,
+    settings: &UserSettings,
+    frontend: Option<SocketAddr>,
+) -> impl Future<Output = Result<()>> + use<> {
     let auth_address = auth.address();
     let posts_address = posts.address();
     let secrets_line = banner::secrets_line(settings);
@@ -138,7 +151,8 @@ fn start(auth: &Server, posts: &Server, settings: &UserSettings) -> impl Future<
             .await
             .map_err(|_| format!("the servers were not ready within {} s", READY_TIMEOUT.as_secs()))??;
         seed::demo_data(&client, &auth_url, &posts_url).await;
-        banner::print(&auth_url, &posts_url, &secrets_line);
+        let frontend_url = frontend.map(|address| banner::frontend_url(address, &auth_url, &posts_url));
+        banner::print(&auth_url, &posts_url, frontend_url.as_deref(), &secrets_line);
         Ok(())
     }
 }
@@ -156,6 +170,32 @@ fn describe(status: std::io::Result<ExitStatus>) -> String {
     match status {
         Ok(status) => status.to_string(),
         Err(error) => format!("its status is unknown: {error}"),
+    }
+}
+
+/// Serves the demo frontend on `FRONTEND_ADDR` (default 127.0.0.1:5173) in the background.
+///
+/// A convenience like the demo data: if the port is taken, the servers start all the same.
+async fn serve_frontend() -> Option<SocketAddr> {
+    let address = std::env::var("FRONTEND_ADDR").unwrap_or_else(|_| dev_launcher::frontend::DEFAULT_ADDR.into());
+    let bound = match tokio::net::TcpListener::bind(&address).await {
+        Ok(listener) => listener.local_addr().map(|local| (listener, local)),
+        Err(error) => Err(error),
+    };
+    match bound {
+        Ok((listener, local)) => {
+            let root = dev_launcher::frontend::default_root();
+            tokio::spawn(async move {
+                if let Err(error) = dev_launcher::frontend::serve(listener, root).await {
+                    eprintln!("[dev] the frontend server stopped: {error}");
+                }
+            });
+            Some(local)
+        }
+        Err(error) => {
+            eprintln!("[dev] not serving the frontend: cannot listen on {address} ({error}); set FRONTEND_ADDR");
+            None
+        }
     }
 }
 
@@ -193,6 +233,7 @@ fn auth_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings) -
     );
     settings.set_default(&mut command, secrets::ACCESS_VAR, secrets.access.expose());
     settings.set_default(&mut command, secrets::REFRESH_VAR, secrets.refresh.expose());
+    settings.set_default(&mut command, "CORS_ALLOWED_ORIGINS", dev_launcher::DEV_CORS_ORIGINS);
     command
 }
 
@@ -207,5 +248,6 @@ fn posts_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings) 
     );
     settings.set_default(&mut command, secrets::ACCESS_VAR, secrets.access.expose());
     command.env_remove(secrets::REFRESH_VAR);
+    settings.set_default(&mut command, "CORS_ALLOWED_ORIGINS", dev_launcher::DEV_CORS_ORIGINS);
     command
 }

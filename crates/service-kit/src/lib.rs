@@ -1,13 +1,17 @@
 //! Plumbing shared by both servers: errors, JSON, middleware, storage set-up, serving.
 
 pub mod cli;
+pub mod cors;
 pub mod db;
 pub mod duration;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod postgres;
 pub mod rate_limit;
+pub mod request_id;
 pub mod serve;
 pub mod sqlite;
 pub mod telemetry;

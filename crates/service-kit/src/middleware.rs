@@ -20,14 +20,16 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// How long one request may take before it is answered `408`.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Wraps a router in the shared stack, outermost first: a trace span per
-/// request, JSON bodies for every error (logging server faults inside the
-/// span), a request timeout, and the 16 KiB body limit.
+/// Wraps a router in the shared stack, outermost first: the request id and
+/// metrics, a trace span per request, JSON bodies for every error (logging
+/// server faults inside the span), a request timeout, and the 16 KiB body
+/// limit. Adds `GET /metrics`.
 pub fn stack<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     router
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -44,6 +46,7 @@ where
                 .on_response(on_response)
                 .on_failure(()),
         )
+        .layer(middleware::from_fn(crate::request_id::request_id_and_metrics))
 }
 
 async fn not_found() -> ApiError {
@@ -58,11 +61,18 @@ fn make_span(req: &Request) -> Span {
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map_or("<unmatched>", MatchedPath::as_str);
+        .map_or(crate::metrics::UNMATCHED_ROUTE, MatchedPath::as_str);
+    // Set by the request id layer outside this one; sane visible ASCII by then.
+    let request_id = req
+        .headers()
+        .get(&crate::request_id::X_REQUEST_ID)
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or_default();
     tracing::info_span!(
         "request",
         method = %req.method(),
         route,
+        request_id,
         status = field::Empty,
         latency_ms = field::Empty,
     )

@@ -3,9 +3,12 @@
 
 mod backend;
 mod dir;
+pub mod help;
 pub mod jose;
+pub mod openapi;
 mod pg;
 mod process;
+pub mod prometheus;
 pub mod table;
 
 pub use backend::{Backend, TestData};

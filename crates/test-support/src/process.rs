@@ -40,10 +40,12 @@ pub const CONTRACT_VARIABLES: &[&str] = &[
     "TOKEN_RATE_PER_ADDRESS",
     "POST_RATE_PER_USER",
     "TRUSTED_PROXY_HEADER",
+    "LOG_FORMAT",
     "DATABASE_MAX_CONNECTIONS",
     "DATABASE_ACQUIRE_TIMEOUT",
     "DATABASE_STATEMENT_TIMEOUT",
     "DATABASE_STARTUP_TIMEOUT",
+    "REGISTRATION",
 ];
 
 /// A server binary: the name it prints its lines with, where it is, the variables every start

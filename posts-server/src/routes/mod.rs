@@ -1,4 +1,5 @@
 //! The HTTP routes, one resource per file.
 
 pub mod health;
+pub mod openapi;
 pub mod posts;

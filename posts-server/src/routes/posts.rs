@@ -3,13 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use jwt_tokens::Authenticated;
 use serde::{Deserialize, Serialize};
 use service_kit::{ApiError, AppJson, Result};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::store::{NewPost, Post, PostStore};
 use crate::{AppState, PostLimit};
@@ -17,26 +18,33 @@ use crate::{AppState, PostLimit};
 const TITLE_MAX_CHARS: usize = 200;
 const BODY_MAX_CHARS: usize = 10_000;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/posts", get(list).post(create))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(list, create))
 }
 
 /// The request body of `POST /posts`; both fields are required, others are ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct PostInput {
+    /// 1 to 200 characters, not only whitespace.
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
+    /// At most 10,000 characters.
+    #[schema(max_length = 10000)]
     body: String,
 }
 
 /// A post as clients see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Post)]
 struct PostView {
     id: i64,
+    /// The owner's username, from the access token.
     username: String,
     title: String,
     body: String,
     /// RFC 3339, UTC, with milliseconds.
+    #[schema(format = DateTime, example = "2023-11-14T22:13:20.123Z")]
     created_at: String,
 }
 
@@ -56,6 +64,20 @@ impl From<Post> for PostView {
 
 // `Authenticated` comes first so that a caller without a token hears 401
 // before anything about the body.
+/// The caller's posts, newest first.
+#[utoipa::path(
+    get,
+    path = "/posts",
+    operation_id = "list_posts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's posts only, newest first.", body = Vec<PostView>),
+        (status = 401, response = service_kit::openapi::MissingToken),
+        (status = 403, response = service_kit::openapi::InvalidToken),
+        (status = 503, response = service_kit::openapi::Unavailable),
+        (status = "default", response = service_kit::openapi::Error),
+    )
+)]
 async fn list(
     Authenticated(caller): Authenticated,
     State(store): State<Arc<dyn PostStore>>,
@@ -64,6 +86,26 @@ async fn list(
     Ok(Json(posts.into_iter().map(PostView::from).collect()))
 }
 
+/// A new post, owned by the caller.
+#[utoipa::path(
+    post,
+    path = "/posts",
+    operation_id = "create_post",
+    security(("bearer" = [])),
+    request_body = PostInput,
+    responses(
+        (status = 201, description = "The created post.", body = PostView),
+        (status = 400, description = "`invalid_post` (a title or body outside its limits) or `invalid_body` (not a \
+            JSON object with both fields, or no `Content-Type: application/json`).",
+            body = service_kit::openapi::ErrorBody),
+        (status = 401, response = service_kit::openapi::MissingToken),
+        (status = 403, response = service_kit::openapi::InvalidToken),
+        (status = 413, response = service_kit::openapi::PayloadTooLarge),
+        (status = 429, response = service_kit::openapi::TooManyRequests),
+        (status = 503, response = service_kit::openapi::Unavailable),
+        (status = "default", response = service_kit::openapi::Error),
+    )
+)]
 async fn create(
     Authenticated(caller): Authenticated,
     State(store): State<Arc<dyn PostStore>>,

@@ -46,8 +46,10 @@ pub fn config(database_url: String) -> Config {
             rate_limits: Switch::Off,
             trusted_proxy_header: None,
         },
+        cors: service_kit::cors::CorsArgs::default(),
         post_rate_per_user: "30/1m".parse().expect("a rate"),
         log: "info".into(),
+        log_format: service_kit::telemetry::LogFormat::Text,
     }
 }
 

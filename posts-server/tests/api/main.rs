@@ -4,12 +4,16 @@
 mod auth;
 mod bad_input;
 mod binary;
+mod cors;
 mod errors;
 mod forgery;
 mod health;
+mod help;
 mod helpers;
 mod keys;
 mod limits;
+mod metrics;
+mod openapi;
 mod persistence;
 mod posts;
 

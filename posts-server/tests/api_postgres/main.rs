@@ -13,18 +13,26 @@ mod auth;
 mod bad_input;
 #[path = "../api/binary.rs"]
 mod binary;
+#[path = "../api/cors.rs"]
+mod cors;
 #[path = "../api/errors.rs"]
 mod errors;
 #[path = "../api/forgery.rs"]
 mod forgery;
 #[path = "../api/health.rs"]
 mod health;
+#[path = "../api/help.rs"]
+mod help;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/keys.rs"]
 mod keys;
 #[path = "../api/limits.rs"]
 mod limits;
+#[path = "../api/metrics.rs"]
+mod metrics;
+#[path = "../api/openapi.rs"]
+mod openapi;
 #[path = "../api/persistence.rs"]
 mod persistence;
 #[path = "../api/posts.rs"]

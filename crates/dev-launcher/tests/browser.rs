@@ -1,0 +1,242 @@
+//! The demo frontend in a real browser: Debian's headless Chromium, driven by `playwright-core`
+//! (`frontend/tests/browser.mjs`), against the real server binaries and the launcher's static
+//! file server, with the launcher's development CORS setting.
+//!
+//! The access token lives 3 s, so it expires during the run and the page must refresh it by
+//! itself. Needs `node` and `/usr/bin/chromium` (`CHROMIUM_PATH` for another); `npm ci` runs in
+//! `frontend/tests` when its `node_modules` is missing. Without them the test is skipped with one
+//! `SKIPPED` line on stderr, and with `CI=true` it fails instead.
+//!
+//! `UPDATE_DEMO_SCREENSHOT=1` copies the screenshot of the page with posts to `docs/demo.png`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use test_support::{ServerBinary, TestDir};
+use tokio::net::TcpListener;
+
+const ACCESS_SECRET: &str = "browser-test-access-secret-0123456789-abcdefgh";
+const REFRESH_SECRET: &str = "browser-test-refresh-secret-0123456789-abcdefg";
+const USER: &str = "Kyle";
+const PASSWORD: &str = "demo-password";
+/// Short enough for the access token to expire during the run.
+const ACCESS_TOKEN_TTL_SECONDS: u64 = 3;
+/// The whole browser run (start, about 5 s of waiting for the token to expire, every step).
+const BROWSER_RUN_LIMIT: Duration = Duration::from_secs(180);
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
+/// Fails under `CI=true`; elsewhere says why the test does not run, on one line.
+fn unavailable(why: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the browser test cannot run: {why} (CI=true requires it; see .ci/run)"
+    );
+    eprintln!("SKIPPED: browser test: {why}");
+}
+
+fn run(command: &mut Command) -> std::io::Result<Output> {
+    command.stdin(Stdio::null()).output()
+}
+
+/// Builds both server binaries into the target directory and profile of this test, like `cargo dev`.
+fn build_servers(repository: &Path) -> (PathBuf, PathBuf) {
+    let exe = std::env::current_exe().expect("the test's own executable");
+    // target/<profile>/deps/browser-…
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from a cargo target directory");
+    let target_dir = profile_dir.parent().expect("a target directory");
+    let profile = profile_dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .expect("a profile name");
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(repository)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "auth-server",
+            "-p",
+            "posts-server",
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    if profile != "debug" {
+        command.args(["--profile", profile]);
+    }
+    let built = run(&mut command).expect("run cargo build");
+    assert!(
+        built.status.success(),
+        "building the servers failed: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    (profile_dir.join("auth-server"), profile_dir.join("posts-server"))
+}
+
+fn leak(path: &Path) -> &'static str {
+    Box::leak(path.to_string_lossy().into_owned().into_boxed_str())
+}
+
+#[tokio::test]
+async fn the_frontend_logs_in_lists_creates_refreshes_and_logs_out_in_chromium() {
+    let repository = repository();
+    let tests_dir = repository.join("frontend/tests");
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).is_file() {
+        return unavailable(&format!("no Chromium at {chromium} (apt-get install chromium)"));
+    }
+    if !run(Command::new("node").arg("--version")).is_ok_and(|output| output.status.success()) {
+        return unavailable("node is not installed (apt-get install nodejs npm)");
+    }
+    if !tests_dir.join("node_modules/playwright-core").is_dir() {
+        let installed = run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--silent"])
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .current_dir(&tests_dir));
+        match installed {
+            Ok(output) if output.status.success() => {}
+            Ok(output) => {
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                let first = stderr.lines().next().unwrap_or("no message");
+                return unavailable(&format!("npm ci in frontend/tests failed: {first}"));
+            }
+            Err(error) => return unavailable(&format!("npm cannot run: {error}")),
+        }
+    }
+
+    let (auth_path, posts_path) = build_servers(&repository);
+    let ttl = format!("{ACCESS_TOKEN_TTL_SECONDS}s");
+    let common: [(&str, &str); 5] = [
+        ("ACCESS_TOKEN_SECRET", ACCESS_SECRET),
+        // No leeway: the access token is refused as soon as it expires.
+        ("JWT_LEEWAY", "0s"),
+        ("RATE_LIMITS", "off"),
+        ("CORS_ALLOWED_ORIGINS", dev_launcher::DEV_CORS_ORIGINS),
+        ("RUST_LOG", "warn"),
+    ];
+
+    let auth_dir = TestDir::new();
+    let auth_binary = ServerBinary::new("auth-server", leak(&auth_path));
+    let auth = auth_binary
+        .start(
+            auth_binary
+                .command(auth_dir.path())
+                .envs(common)
+                .env("AUTH_ADDR", "127.0.0.1:0")
+                .env("AUTH_DATABASE_URL", "sqlite://auth.db")
+                .env("REFRESH_TOKEN_SECRET", REFRESH_SECRET)
+                .env("ACCESS_TOKEN_TTL", &ttl),
+        )
+        .await;
+    let posts_dir = TestDir::new();
+    let posts_binary = ServerBinary::new("posts-server", leak(&posts_path));
+    let posts = posts_binary
+        .start(
+            posts_binary
+                .command(posts_dir.path())
+                .envs(common)
+                .env("POSTS_ADDR", "127.0.0.1:0")
+                .env("POSTS_DATABASE_URL", "sqlite://posts.db"),
+        )
+        .await;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the frontend port");
+    let frontend = format!("http://{}", listener.local_addr().expect("the frontend address"));
+    let frontend_server = tokio::spawn(dev_launcher::frontend::serve(
+        listener,
+        dev_launcher::frontend::default_root(),
+    ));
+
+    seed(auth.base(), posts.base()).await;
+
+    let screenshots = TestDir::new();
+    let screenshot = screenshots.path().join("demo.png");
+    let mut browser = tokio::process::Command::new("node");
+    browser
+        .arg(tests_dir.join("browser.mjs"))
+        .args(["--frontend", &frontend, "--auth", auth.base(), "--posts", posts.base()])
+        .args([
+            "--user",
+            USER,
+            "--password",
+            PASSWORD,
+            "--ttl",
+            &ACCESS_TOKEN_TTL_SECONDS.to_string(),
+        ])
+        .arg("--screenshot")
+        .arg(&screenshot)
+        .args(["--chromium", &chromium])
+        .current_dir(&tests_dir)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(BROWSER_RUN_LIMIT, browser.output())
+        .await
+        .expect("the browser run ends in time")
+        .expect("run node");
+    println!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+
+    frontend_server.abort();
+    let auth_exit = auth.terminate().await;
+    let posts_exit = posts.terminate().await;
+    assert!(
+        output.status.success(),
+        "the browser scenario failed ({}); auth-server said: {}; posts-server said: {}",
+        output.status,
+        auth_exit.output,
+        posts_exit.output
+    );
+
+    let png = std::fs::read(&screenshot).expect("the screenshot was written");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the screenshot is a PNG");
+    if std::env::var("UPDATE_DEMO_SCREENSHOT").as_deref() == Ok("1") {
+        std::fs::write(repository.join("docs/demo.png"), &png).expect("write docs/demo.png");
+    }
+}
+
+/// The user and two posts of theirs, through the public API.
+async fn seed(auth: &str, posts: &str) {
+    let client = reqwest::Client::builder().no_proxy().build().expect("a client");
+    let credentials = json!({ "username": USER, "password": PASSWORD });
+    let registered = client
+        .post(format!("{auth}/register"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("POST /register");
+    assert_eq!(registered.status(), 201, "register the user");
+    let login: serde_json::Value = client
+        .post(format!("{auth}/login"))
+        .json(&credentials)
+        .send()
+        .await
+        .expect("POST /login")
+        .json()
+        .await
+        .expect("the tokens");
+    let access = login["accessToken"].as_str().expect("an access token");
+    for (title, body) in [
+        ("Hello from Kyle", "Kyle here. Only my own posts are listed."),
+        ("Coffee count", "Three cups so far."),
+    ] {
+        let created = client
+            .post(format!("{posts}/posts"))
+            .bearer_auth(access)
+            .json(&json!({ "title": title, "body": body }))
+            .send()
+            .await
+            .expect("POST /posts");
+        assert_eq!(created.status(), 201, "create a post");
+    }
+}

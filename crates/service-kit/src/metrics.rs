@@ -1,0 +1,145 @@
+//! Prometheus metrics: one recorder for the whole process, the series every request adds to,
+//! and the `GET /metrics` handler that renders them in the Prometheus text format.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered, by matched route template, method and status.
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+/// Time from the request's arrival to its response's head, in seconds, by route template and method.
+pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
+/// The `route` label of a request that matched no route: one label for every unknown path.
+pub const UNMATCHED_ROUTE: &str = "<unmatched>";
+
+/// Upper bounds of the latency histogram's buckets, in seconds: 1 ms up to the 30 s request timeout.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// How often histogram samples are folded into their buckets between scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide recorder on first use and returns its handle; every later call
+/// (another server in the same process, as in tests) gets the same one. Should another
+/// recorder have been installed first, the handle still renders, but only its own (empty) registry.
+pub fn install() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        // Fails only for an empty list of buckets, which this is not; a summary would do otherwise.
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.to_owned()), LATENCY_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_ok() {
+            metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route, method and status.");
+            metrics::describe_histogram!(
+                HTTP_REQUEST_DURATION,
+                metrics::Unit::Seconds,
+                "HTTP request latency until the response head, by route and method."
+            );
+        }
+        handle
+    })
+}
+
+/// Folds histogram samples into their buckets every few seconds, so that memory stays bounded
+/// however rarely `/metrics` is scraped. Runs until dropped or aborted.
+pub async fn upkeep() {
+    let handle = install();
+    let mut ticks = tokio::time::interval(UPKEEP_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        handle.run_upkeep();
+    }
+}
+
+/// `GET /metrics`: every series of the process in the Prometheus text exposition format 0.0.4.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses(
+        (status = 200, description = "Every series of the process, in the Prometheus text exposition format 0.0.4.",
+            content_type = "text/plain", body = String),
+        (status = "default", response = crate::openapi::Error),
+    )
+)]
+pub async fn render() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        install().render(),
+    )
+        .into_response()
+}
+
+/// Counts one answered request and its latency. `route` is the matched route template (never
+/// the raw path) or [`UNMATCHED_ROUTE`], and methods outside the standard ones count as
+/// `other`, so the number of series stays bounded whatever clients send.
+pub fn record_request(route: &str, method: &Method, status: StatusCode, latency: Duration) {
+    let method = method_label(method);
+    metrics::counter!(
+        HTTP_REQUESTS,
+        "route" => route.to_owned(),
+        "method" => method,
+        "status" => status.as_str().to_owned(),
+    )
+    .increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION, "route" => route.to_owned(), "method" => method)
+        .record(latency.as_secs_f64());
+}
+
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_ones_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        let custom = Method::from_bytes(b"BREW").expect("a valid extension method");
+        assert_eq!(method_label(&custom), "other");
+    }
+
+    #[test]
+    fn a_recorded_request_is_rendered_with_its_labels_and_buckets() {
+        let handle = install();
+        let latency = Duration::from_millis(3);
+        record_request("/kit-test/{id}", &Method::POST, StatusCode::CREATED, latency);
+
+        let text = handle.render();
+        assert!(
+            text.contains(r#"http_requests_total{route="/kit-test/{id}",method="POST",status="201"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_request_duration_seconds_bucket{route="/kit-test/{id}",method="POST",le="0.005"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE http_request_duration_seconds histogram"),
+            "{text}"
+        );
+    }
+}

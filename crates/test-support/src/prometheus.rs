@@ -1,0 +1,145 @@
+//! Reading what a server's `GET /metrics` returns: the Prometheus text exposition format.
+
+/// One sample line: `name{label="value",…} number`, labels in the order written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// Every sample of `text`, checking the format as it goes: each line is empty, a `# HELP`,
+/// `# TYPE` or other comment, or a sample with a valid metric name, well-quoted labels and a number.
+/// Panics, naming the line, on anything else.
+pub fn parse(text: &str) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            if let Some(kind) = comment.strip_prefix(" TYPE ") {
+                let (name, kind) = kind.split_once(' ').unwrap_or_else(|| panic!("a TYPE line: {line}"));
+                assert!(is_metric_name(name), "a metric name: {line}");
+                let kinds = ["counter", "gauge", "histogram", "summary", "untyped"];
+                assert!(kinds.contains(&kind), "a metric type: {line}");
+            }
+            continue;
+        }
+        samples.push(parse_sample(line).unwrap_or_else(|| panic!("not a Prometheus sample line: {line:?}")));
+    }
+    samples
+}
+
+fn parse_sample(line: &str) -> Option<Sample> {
+    let (series, value) = line.rsplit_once(' ')?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        other => other.parse().ok()?,
+    };
+    let (name, labels) = match series.split_once('{') {
+        Some((name, rest)) => (name, parse_labels(rest.strip_suffix('}')?)?),
+        None => (series, Vec::new()),
+    };
+    is_metric_name(name).then(|| Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+    })
+}
+
+/// `a="x",b="y"` (values may hold escaped quotes, backslashes and newlines).
+fn parse_labels(mut rest: &str) -> Option<Vec<(String, String)>> {
+    let mut labels = Vec::new();
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once("=\"")?;
+        if !is_metric_name(name) || name.contains(':') {
+            return None;
+        }
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next()? {
+                (_, '\\') => match chars.next()?.1 {
+                    'n' => value.push('\n'),
+                    other => value.push(other),
+                },
+                (at, '"') => break at,
+                (_, other) => value.push(other),
+            }
+        };
+        labels.push((name.to_owned(), value));
+        rest = &after[end + 1..];
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+    }
+    Some(labels)
+}
+
+fn is_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_' || first == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// The sum of the samples named `name` whose labels include every one of `labels`; 0 if none.
+pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    parse(text)
+        .iter()
+        .filter(|sample| sample.name == name)
+        .filter(|sample| {
+            labels
+                .iter()
+                .all(|(key, value)| sample.labels.iter().any(|(k, v)| k == key && v == value))
+        })
+        .map(|sample| sample.value)
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "# HELP requests_total Requests.\n\
+# TYPE requests_total counter\n\
+requests_total{route=\"/a\",status=\"200\"} 3\n\
+requests_total{route=\"/a\",status=\"404\"} 1\n\
+requests_total{route=\"/b\",status=\"200\"} 2\n\
+\n\
+# TYPE latency_seconds histogram\n\
+latency_seconds_bucket{route=\"/a\",le=\"+Inf\"} 4\n\
+latency_seconds_sum{route=\"/a\"} 0.25\n\
+latency_seconds_count{route=\"/a\"} 4\n\
+odd_total{note=\"a \\\"quoted\\\" \\\\ value\"} 7\n\
+up 1\n";
+
+    #[test]
+    fn sums_the_samples_that_have_the_labels() {
+        assert_eq!(value(TEXT, "requests_total", &[("route", "/a")]), 4.0);
+        assert_eq!(
+            value(TEXT, "requests_total", &[("route", "/a"), ("status", "404")]),
+            1.0
+        );
+        assert_eq!(value(TEXT, "requests_total", &[]), 6.0);
+        assert_eq!(value(TEXT, "requests_total", &[("route", "/c")]), 0.0);
+        assert_eq!(value(TEXT, "latency_seconds_count", &[("route", "/a")]), 4.0);
+        assert_eq!(value(TEXT, "up", &[]), 1.0);
+    }
+
+    #[test]
+    fn reads_escaped_label_values() {
+        let odd = parse(TEXT)
+            .into_iter()
+            .find(|s| s.name == "odd_total")
+            .expect("odd_total");
+        assert_eq!(odd.labels, [("note".to_owned(), r#"a "quoted" \ value"#.to_owned())]);
+    }
+
+    #[test]
+    #[should_panic(expected = "not a Prometheus sample line")]
+    fn refuses_what_is_not_the_format() {
+        parse("<html>hello</html>\n");
+    }
+}

@@ -1,0 +1,245 @@
+//! What operators see: `GET /metrics`, `x-request-id`, and `LOG_FORMAT=json`.
+//!
+//! The metrics recorder is one per process, and the tests of this target run side by side in
+//! one process: a test on an in-process server sees the counts of every other test too. Those
+//! tests compare a scrape before and after what they did and expect at least their own counts;
+//! the exact counts are checked on a server binary of their own, a process nobody else talks to.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use test_support::prometheus;
+use test_support::{Exit, ServerProcess};
+use tokio::process::Command;
+
+use crate::binary::POSTS_SERVER;
+use crate::helpers::{ACCESS_SECRET, TestApp, TestData, spawn_app, test_data, token_for};
+
+async fn scrape(app: &TestApp) -> String {
+    let response = app.client.get(app.url("/metrics")).send().await.expect("GET /metrics");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("a text body")
+}
+
+/// `name{labels}` in `after` minus in `before`.
+fn delta(before: &str, after: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    prometheus::value(after, name, labels) - prometheus::value(before, name, labels)
+}
+
+/// An id no other request of any test sends.
+fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("a {name} header"))
+        .to_str()
+        .expect("ASCII")
+}
+
+/// `8-4-4-4-12` lowercase hex digits.
+fn is_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.iter().map(|group| group.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|group| group.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+}
+
+#[tokio::test]
+async fn metrics_answers_200_text_plain_in_the_prometheus_format() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.client.get(app.url("/healthz")).send().await.expect("GET").status(),
+        200
+    );
+
+    let response = app.client.get(app.url("/metrics")).send().await.expect("GET /metrics");
+
+    assert_eq!(response.status(), 200);
+    assert!(header(&response, "content-type").starts_with("text/plain; version=0.0.4"));
+    let text = response.text().await.expect("a text body");
+    assert!(!prometheus::parse(&text).is_empty(), "{text}");
+    assert!(text.contains("# TYPE http_requests_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE http_request_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("auth_logins_total"),
+        "auth series on the posts server:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn requests_are_counted_and_timed_by_route_template_method_and_status() {
+    let app = spawn_app().await;
+    let token = token_for("metrics-user", "ann");
+    let before = scrape(&app).await;
+
+    for _ in 0..2 {
+        assert_eq!(app.get_posts(&token).await.status(), 200);
+    }
+    assert_eq!(app.get_posts("not-a-token").await.status(), 403);
+    let unknown = format!("/posts/{}", unique("no-such-post"));
+    assert_eq!(
+        app.client.get(app.url(&unknown)).send().await.expect("GET").status(),
+        404
+    );
+    let after = scrape(&app).await;
+
+    let listed = [("route", "/posts"), ("method", "GET"), ("status", "200")];
+    assert!(delta(&before, &after, "http_requests_total", &listed) >= 2.0, "{after}");
+    let refused = [("route", "/posts"), ("method", "GET"), ("status", "403")];
+    assert!(
+        delta(&before, &after, "http_requests_total", &refused) >= 1.0,
+        "{after}"
+    );
+    let timed = [("route", "/posts"), ("method", "GET")];
+    assert!(delta(&before, &after, "http_request_duration_seconds_count", &timed) >= 3.0);
+    let inf = [("route", "/posts"), ("method", "GET"), ("le", "+Inf")];
+    assert!(delta(&before, &after, "http_request_duration_seconds_bucket", &inf) >= 3.0);
+    let unmatched = [("route", "<unmatched>"), ("method", "GET"), ("status", "404")];
+    assert!(delta(&before, &after, "http_requests_total", &unmatched) >= 1.0);
+    assert!(!after.contains(&unknown), "the raw path is a label:\n{after}");
+}
+
+#[tokio::test]
+async fn a_sane_request_id_is_returned_as_sent_on_successes_errors_and_404s() {
+    let app = spawn_app().await;
+    let id = unique("sent-id");
+
+    for (path, bearer, status) in [
+        ("/posts", Some(token_for("user-1", "ann")), 200),
+        ("/posts", None, 401),
+        ("/nope", None, 404),
+    ] {
+        let mut request = app.client.get(app.url(path)).header("x-request-id", &id);
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        let response = request.send().await.expect("GET");
+        assert_eq!(response.status(), status, "{path}");
+        assert_eq!(header(&response, "x-request-id"), id, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_insane_request_id_is_replaced_by_a_new_one() {
+    let app = spawn_app().await;
+    let too_long = "a".repeat(129);
+
+    let mut seen = Vec::new();
+    for sent in [None, Some(""), Some("with space"), Some(too_long.as_str())] {
+        let mut request = app.client.get(app.url("/healthz"));
+        if let Some(sent) = sent {
+            request = request.header("x-request-id", sent);
+        }
+        let response = request.send().await.expect("GET /healthz");
+        let id = header(&response, "x-request-id").to_owned();
+        assert!(is_uuid(&id), "a generated UUID, not {id:?}");
+        seen.push(id);
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 4, "a new id each time: {seen:?}");
+}
+
+fn command(data: &TestData) -> Command {
+    let mut command = POSTS_SERVER.command(data.dir().path());
+    command
+        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
+        .env("POSTS_DATABASE_URL", data.database_url());
+    command
+}
+
+async fn create_post(server: &ServerProcess, id: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(server.url("/posts"))
+        .header("x-request-id", id)
+        .bearer_auth(token_for("user-1", "ann"))
+        .json(&json!({ "title": "observed", "body": "by the operators" }))
+        .send()
+        .await
+        .expect("POST /posts")
+}
+
+/// On a process of its own, every count is exactly what the test caused.
+#[tokio::test]
+async fn a_server_process_counts_exactly_what_happened() {
+    let data = test_data().await;
+    let server = POSTS_SERVER.start(&mut command(&data)).await;
+
+    for _ in 0..2 {
+        assert_eq!(create_post(&server, "one").await.status(), 201);
+    }
+    let response = reqwest::get(server.url("/posts")).await.expect("GET /posts");
+    assert_eq!(response.status(), 401);
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("a text body");
+    server.terminate().await;
+
+    let count = |name: &str, labels: &[(&str, &str)]| prometheus::value(&text, name, labels);
+    let created = [("route", "/posts"), ("method", "POST"), ("status", "201")];
+    assert_eq!(count("http_requests_total", &created), 2.0, "{text}");
+    let refused = [("route", "/posts"), ("method", "GET"), ("status", "401")];
+    assert_eq!(count("http_requests_total", &refused), 1.0, "{text}");
+    assert_eq!(count("http_requests_total", &[("route", "/posts")]), 3.0, "{text}");
+    let timed = [("route", "/posts"), ("method", "POST")];
+    assert_eq!(count("http_request_duration_seconds_count", &timed), 2.0, "{text}");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_span_and_its_id() {
+    let data = test_data().await;
+    let mut command = command(&data);
+    command.env("LOG_FORMAT", "json").env("RUST_LOG", "info");
+    let server = POSTS_SERVER.start(&mut command).await;
+    let id = unique("json-log");
+
+    let response = create_post(&server, &id).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(header(&response, "x-request-id"), id);
+    let Exit { status, output } = server.terminate().await;
+    assert_eq!(status.code(), Some(0), "{output}");
+
+    let logs: Vec<Value> = output
+        .lines()
+        .filter(|line| !line.starts_with("posts-server listening on "))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}")))
+        .collect();
+    assert!(
+        logs.iter()
+            .all(|log| log["level"].is_string() && log["timestamp"].is_string()),
+        "{output}"
+    );
+    let response = logs
+        .iter()
+        .find(|log| log["message"] == "response" && request_span(log)["request_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("no response line with request id {id}:\n{output}"));
+    let span = request_span(response);
+    assert_eq!(span["method"], "POST", "{span}");
+    assert_eq!(span["route"], "/posts", "{span}");
+    assert_eq!(span["status"], 201, "{span}");
+    assert!(span["latency_ms"].is_number(), "{span}");
+    assert!(logs.iter().any(|log| log["message"] == "listening"), "{output}");
+}
+
+/// The fields of the `request` span an event was logged in (null when it was in none).
+fn request_span(log: &Value) -> &Value {
+    log["spans"]
+        .as_array()
+        .and_then(|spans| spans.iter().find(|span| span["name"] == "request"))
+        .unwrap_or(&Value::Null)
+}

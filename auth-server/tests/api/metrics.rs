@@ -5,34 +5,19 @@
 //! tests compare a scrape before and after what they did and expect at least their own counts;
 //! the exact counts are checked on a server binary of their own, a process nobody else talks to.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use service_kit::rate_limit::Switch;
-use test_support::prometheus;
+use test_support::observe::{self, header, unique};
+use test_support::prometheus::{self, delta};
 use test_support::{Exit, ServerProcess};
 
 use crate::binary::{configured_on, post, start, tokens};
 use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with, test_data};
 
 async fn scrape(app: &TestApp) -> String {
-    let response = app.get("/metrics").await;
-    assert_eq!(response.status(), 200);
-    response.text().await.expect("a text body")
-}
-
-/// `name{labels}` in `after` minus in `before`.
-fn delta(before: &str, after: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    prometheus::value(after, name, labels) - prometheus::value(before, name, labels)
-}
-
-/// An id no other request of any test sends.
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("a clock after 1970")
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
+    prometheus::scrape(&app.client, &app.url("/metrics")).await
 }
 
 fn login_outcome(outcome: &str) -> [(&'static str, &str); 1] {
@@ -45,17 +30,7 @@ async fn metrics_answers_200_text_plain_in_the_prometheus_format() {
 
     let response = app.get("/metrics").await;
 
-    assert_eq!(response.status(), 200);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .expect("a Content-Type")
-        .to_str()
-        .expect("ASCII")
-        .to_owned();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
-    let text = response.text().await.expect("a text body");
-    assert!(!prometheus::parse(&text).is_empty(), "{text}");
+    let text = prometheus::assert_exposition(response).await;
     for kind in [
         "# TYPE auth_logins_total counter",
         "# TYPE auth_refreshes_total counter",
@@ -105,19 +80,15 @@ async fn requests_are_counted_and_timed_by_route_template_method_and_status() {
         delta(&before, &after, "http_requests_total", &healthz) >= 3.0,
         "{after}"
     );
+    prometheus::assert_timed(&before, &after, "/healthz", "GET", 3.0);
     let timed = [("route", "/healthz"), ("method", "GET")];
-    assert!(delta(&before, &after, "http_request_duration_seconds_count", &timed) >= 3.0);
     assert!(prometheus::value(&after, "http_request_duration_seconds_sum", &timed) > 0.0);
-    let inf = [("route", "/healthz"), ("method", "GET"), ("le", "+Inf")];
-    assert!(delta(&before, &after, "http_request_duration_seconds_bucket", &inf) >= 3.0);
     assert!(
         after.contains("# TYPE http_request_duration_seconds histogram"),
         "{after}"
     );
     // An unknown path is counted under one label, never under its own.
-    let unmatched = [("route", "<unmatched>"), ("method", "GET"), ("status", "404")];
-    assert!(delta(&before, &after, "http_requests_total", &unmatched) >= 1.0);
-    assert!(!after.contains(&unknown), "the raw path is a label:\n{after}");
+    prometheus::assert_unmatched_counted(&before, &after, &unknown);
 }
 
 #[tokio::test]
@@ -194,9 +165,7 @@ async fn logouts_count_the_sessions_they_end() {
 }
 
 async fn scrape_process(server: &ServerProcess) -> String {
-    let response = reqwest::get(server.url("/metrics")).await.expect("GET /metrics");
-    assert_eq!(response.status(), 200);
-    response.text().await.expect("a text body")
+    prometheus::scrape(&reqwest::Client::new(), &server.url("/metrics")).await
 }
 
 async fn login_status(server: &ServerProcess, username: &str, password: &str) -> u16 {
@@ -281,63 +250,28 @@ async fn a_server_process_counts_exactly_what_happened() {
     assert_eq!(count("http_request_duration_seconds_count", &timed), 6.0, "{text}");
 }
 
-fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
-    response
-        .headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("a {name} header"))
-        .to_str()
-        .expect("ASCII")
-}
-
 #[tokio::test]
 async fn a_sane_request_id_is_returned_as_sent_on_successes_errors_and_404s() {
     let app = spawn_app().await;
     let id = unique("sent-id");
 
     for (path, status) in [("/healthz", 200), ("/no-such-route", 404)] {
-        let response = app
-            .client
-            .get(app.url(path))
-            .header("x-request-id", &id)
-            .send()
-            .await
-            .expect("GET");
-        assert_eq!(response.status(), status);
-        assert_eq!(header(&response, "x-request-id"), id);
+        observe::assert_id_returned(app.client.get(app.url(path)), &id, status, path).await;
     }
-    let response = app
+    let login = app
         .client
         .post(app.url("/login"))
-        .header("x-request-id", &id)
         .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .expect("POST /login");
-    assert_eq!(response.status(), 400);
-    assert_eq!(header(&response, "x-request-id"), id);
+        .body("{not json");
+    observe::assert_id_returned(login, &id, 400, "POST /login").await;
 }
 
 #[tokio::test]
 async fn a_missing_or_insane_request_id_is_replaced_by_a_new_one() {
     let app = spawn_app().await;
-    let too_long = "a".repeat(129);
 
-    let mut seen = Vec::new();
-    for sent in [None, Some(""), Some("with space"), Some(too_long.as_str())] {
-        let mut request = app.client.get(app.url("/healthz"));
-        if let Some(sent) = sent {
-            request = request.header("x-request-id", sent);
-        }
-        let response = request.send().await.expect("GET /healthz");
-        let id = header(&response, "x-request-id").to_owned();
-        assert!(uuid::Uuid::parse_str(&id).is_ok(), "a generated UUID, not {id:?}");
-        seen.push(id);
-    }
-    seen.sort();
-    seen.dedup();
-    assert_eq!(seen.len(), 4, "a new id each time: {seen:?}");
+    let is_uuid = |id: &str| uuid::Uuid::parse_str(id).is_ok();
+    observe::assert_insane_ids_replaced(&app.client, &app.url("/healthz"), is_uuid).await;
     // The longest sane id is kept.
     let longest = "b".repeat(128);
     let response = app
@@ -358,44 +292,12 @@ async fn json_logs_are_one_object_per_line_with_the_request_span_and_its_id() {
     let server = start(&mut command).await;
     let id = unique("json-log");
 
-    let response = reqwest::Client::new()
+    let login = reqwest::Client::new()
         .post(server.url("/login"))
-        .header("x-request-id", &id)
-        .json(&json!({ "username": "nobody", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("POST /login");
-    assert_eq!(response.status(), 401);
-    assert_eq!(header(&response, "x-request-id"), id);
+        .json(&json!({ "username": "nobody", "password": PASSWORD }));
+    observe::assert_id_returned(login, &id, 401, "POST /login").await;
     let Exit { status, output } = server.terminate().await;
     assert_eq!(status.code(), Some(0), "{output}");
 
-    let logs: Vec<Value> = output
-        .lines()
-        .filter(|line| !line.starts_with("auth-server listening on "))
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}")))
-        .collect();
-    assert!(
-        logs.iter()
-            .all(|log| log["level"].is_string() && log["timestamp"].is_string()),
-        "{output}"
-    );
-    let response = logs
-        .iter()
-        .find(|log| log["message"] == "response" && request_span(log)["request_id"] == id.as_str())
-        .unwrap_or_else(|| panic!("no response line with request id {id}:\n{output}"));
-    let span = request_span(response);
-    assert_eq!(span["method"], "POST", "{span}");
-    assert_eq!(span["route"], "/login", "{span}");
-    assert_eq!(span["status"], 401, "{span}");
-    assert!(span["latency_ms"].is_number(), "{span}");
-    assert!(logs.iter().any(|log| log["message"] == "listening"), "{output}");
-}
-
-/// The fields of the `request` span an event was logged in (null when it was in none).
-fn request_span(log: &Value) -> &Value {
-    log["spans"]
-        .as_array()
-        .and_then(|spans| spans.iter().find(|span| span["name"] == "request"))
-        .unwrap_or(&Value::Null)
+    observe::assert_json_logs(&output, "auth-server", &id, "POST", "/login", 401);
 }

@@ -16,11 +16,7 @@ use crate::helpers::{ACCESS_SECRET, REFRESH_SECRET, TestApp, config, default_set
 
 /// The document as a client gets it.
 async fn document(app: &TestApp) -> Value {
-    let response = app.get("/openapi.json").await;
-    assert_eq!(response.status(), 200);
-    let content_type = response.headers().get("content-type").expect("a Content-Type").clone();
-    assert_eq!(content_type, "application/json");
-    response.json().await.expect("the document is JSON")
+    openapi::document(&app.client, &app.address).await
 }
 
 /// The router that `main` serves, built from a state of its own.
@@ -51,11 +47,7 @@ async fn router() -> axum::Router {
 async fn is_openapi_3_1_named_after_this_crate() {
     let app = spawn_app().await;
     let doc = document(&app).await;
-    let version = doc["openapi"].as_str().expect("an `openapi` version");
-    assert!(version.starts_with("3.1."), "{version}");
-    assert_eq!(doc["info"]["title"], env!("CARGO_PKG_NAME"));
-    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
-    openapi::assert_refs_resolve(&doc);
+    openapi::assert_3_1_named(&doc, env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
 }
 
 #[tokio::test]
@@ -76,8 +68,7 @@ async fn every_operation_answers_a_trivial_request_with_a_documented_status() {
 async fn documents_the_contracts_errors() {
     let app = spawn_app().await;
     let doc = document(&app).await;
-    let schema = &doc["components"]["schemas"]["ErrorBody"];
-    assert_eq!(schema["required"], serde_json::json!(["error", "message"]), "{schema}");
+    openapi::assert_error_body(&doc);
     let limited = openapi::header_of(&doc, "/login", "post", "429", "Retry-After");
     assert!(limited.is_some(), "429 of /login without Retry-After");
     for (path, status) in [("/login", "401"), ("/token", "401"), ("/token", "403")] {
@@ -106,15 +97,8 @@ async fn documents_the_contracts_errors() {
             .collect();
         assert_eq!(documented, expected, "{path}");
     }
-    let tokens = &doc["components"]["schemas"]["TokenPair"]["properties"];
-    let fields: BTreeSet<&str> = tokens
-        .as_object()
-        .expect("properties")
-        .keys()
-        .map(String::as_str)
-        .collect();
     assert_eq!(
-        fields,
+        openapi::properties(&doc, "TokenPair"),
         BTreeSet::from(["accessToken", "refreshToken", "tokenType", "expiresIn"])
     );
 }

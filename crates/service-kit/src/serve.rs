@@ -13,6 +13,9 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The recorder is in place before the first request is accepted, or that request would
+    // be counted by no one.
+    crate::metrics::install();
     let upkeep = tokio::spawn(crate::metrics::upkeep());
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)

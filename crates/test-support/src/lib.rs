@@ -2,9 +2,11 @@
 //! test, and a server binary run as a process.
 
 mod backend;
+pub mod cors;
 mod dir;
 pub mod help;
 pub mod jose;
+pub mod observe;
 pub mod openapi;
 mod pg;
 mod process;

@@ -7,6 +7,45 @@ use std::fmt::Debug;
 use reqwest::Method;
 use serde_json::Value;
 
+/// The document at `base` (`http://host:port`) as a client gets it: `200`, JSON.
+pub async fn document(client: &reqwest::Client, base: &str) -> Value {
+    let response = client
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .expect("GET /openapi.json");
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers().get("content-type").expect("a Content-Type").clone();
+    assert_eq!(content_type, "application/json");
+    response.json().await.expect("the document is JSON")
+}
+
+/// An OpenAPI 3.1 document titled `name` at `version` (the crate's own, from `env!`), whose
+/// references all resolve.
+pub fn assert_3_1_named(doc: &Value, name: &str, version: &str) {
+    let openapi = doc["openapi"].as_str().expect("an `openapi` version");
+    assert!(openapi.starts_with("3.1."), "{openapi}");
+    assert_eq!(doc["info"]["title"], name);
+    assert_eq!(doc["info"]["version"], version);
+    assert_refs_resolve(doc);
+}
+
+/// The document's `ErrorBody` schema requires the `error` and `message` of every error answer.
+pub fn assert_error_body(doc: &Value) {
+    let schema = &doc["components"]["schemas"]["ErrorBody"];
+    assert_eq!(schema["required"], serde_json::json!(["error", "message"]), "{schema}");
+}
+
+/// The property names of the component schema `schema`.
+pub fn properties<'a>(doc: &'a Value, schema: &str) -> BTreeSet<&'a str> {
+    doc["components"]["schemas"][schema]["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
 /// The paths a router serves, read from its `Debug` form (axum prints each route's path as
 /// `RouteId(n): "/path"`, then its `fallback_router`, which is no route of the API). This is
 /// the router itself, so a route added anywhere (a handler's module, the server's `app`, the

@@ -98,6 +98,60 @@ pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
+/// `name{labels}` in `after` minus in `before`.
+pub fn delta(before: &str, after: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    value(after, name, labels) - value(before, name, labels)
+}
+
+/// What `GET url` (a server's `/metrics`) answers: `200` and a text body.
+pub async fn scrape(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await.expect("GET /metrics");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("a text body")
+}
+
+/// An answer of `/metrics`: `200`, `text/plain; version=0.0.4` and samples in that format; its text.
+pub async fn assert_exposition(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .expect("a Content-Type")
+        .to_str()
+        .expect("ASCII")
+        .to_owned();
+    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    let text = response.text().await.expect("a text body");
+    assert!(!parse(&text).is_empty(), "{text}");
+    text
+}
+
+/// Between the scrapes `before` and `after`, `method route` was timed at least `times` times:
+/// the count of its duration histogram and its `+Inf` bucket.
+pub fn assert_timed(before: &str, after: &str, route: &str, method: &str, times: f64) {
+    let timed = [("route", route), ("method", method)];
+    assert!(
+        delta(before, after, "http_request_duration_seconds_count", &timed) >= times,
+        "{after}"
+    );
+    let inf = [("route", route), ("method", method), ("le", "+Inf")];
+    assert!(
+        delta(before, after, "http_request_duration_seconds_bucket", &inf) >= times,
+        "{after}"
+    );
+}
+
+/// Between the scrapes `before` and `after`, a `GET` of the unknown path `unknown` was counted
+/// as a `404` of `<unmatched>`, never under a label of its own.
+pub fn assert_unmatched_counted(before: &str, after: &str, unknown: &str) {
+    let unmatched = [("route", "<unmatched>"), ("method", "GET"), ("status", "404")];
+    assert!(
+        delta(before, after, "http_requests_total", &unmatched) >= 1.0,
+        "{after}"
+    );
+    assert!(!after.contains(unknown), "the raw path is a label:\n{after}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +180,16 @@ up 1\n";
         assert_eq!(value(TEXT, "requests_total", &[("route", "/c")]), 0.0);
         assert_eq!(value(TEXT, "latency_seconds_count", &[("route", "/a")]), 4.0);
         assert_eq!(value(TEXT, "up", &[]), 1.0);
+    }
+
+    #[test]
+    fn a_delta_is_the_growth_of_the_matching_samples() {
+        let after = TEXT.replace(
+            "requests_total{route=\"/a\",status=\"404\"} 1",
+            "requests_total{route=\"/a\",status=\"404\"} 3",
+        );
+        assert_eq!(delta(TEXT, &after, "requests_total", &[("route", "/a")]), 2.0);
+        assert_eq!(delta(TEXT, &after, "requests_total", &[("route", "/b")]), 0.0);
     }
 
     #[test]

@@ -3,13 +3,11 @@
 //! refresh), the headers scripts may read, and no grant by default.
 
 use reqwest::Response;
-use reqwest::header::HeaderMap;
 use serde_json::json;
+use test_support::cors::{self, FRONTEND, granted, header};
 
 use crate::binary::POSTS_SERVER;
-use crate::helpers::{ACCESS_SECRET, TestApp, TestDir, spawn_app, spawn_app_with, token_for};
-
-const FRONTEND: &str = "http://localhost:5173";
+use crate::helpers::{ACCESS_SECRET, TestApp, spawn_app, spawn_app_with, token_for};
 
 async fn spawn_allowing(origins: &str) -> TestApp {
     spawn_app_with(|config| {
@@ -20,14 +18,14 @@ async fn spawn_allowing(origins: &str) -> TestApp {
 
 /// The browser's question before `method /posts` with a bearer token and a JSON body.
 async fn preflight(app: &TestApp, method: &str, origin: &str) -> Response {
-    app.client
-        .request(reqwest::Method::OPTIONS, app.url("/posts"))
-        .header("origin", origin)
-        .header("access-control-request-method", method)
-        .header("access-control-request-headers", "authorization,content-type")
-        .send()
-        .await
-        .expect("send a preflight")
+    cors::preflight(
+        &app.client,
+        &app.url("/posts"),
+        method,
+        origin,
+        "authorization,content-type",
+    )
+    .await
 }
 
 async fn get_posts_from(app: &TestApp, origin: &str, token: &str) -> Response {
@@ -40,35 +38,13 @@ async fn get_posts_from(app: &TestApp, origin: &str, token: &str) -> Response {
         .expect("GET /posts")
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).map(|value| value.to_str().expect("an ASCII header"))
-}
-
-/// A comma-separated header's entries, lowercased.
-fn list(headers: &HeaderMap, name: &str) -> Vec<String> {
-    header(headers, name)
-        .unwrap_or_default()
-        .split(',')
-        .map(|entry| entry.trim().to_ascii_lowercase())
-        .filter(|entry| !entry.is_empty())
-        .collect()
-}
-
 #[tokio::test]
 async fn an_allowed_origin_gets_its_preflight_granted() {
     let app = spawn_allowing(FRONTEND).await;
 
     for method in ["GET", "POST"] {
         let response = preflight(&app, method, FRONTEND).await;
-        assert_eq!(response.status(), 200);
-        let headers = response.headers();
-        assert_eq!(header(headers, "access-control-allow-origin"), Some(FRONTEND));
-        assert!(list(headers, "access-control-allow-methods").contains(&method.to_ascii_lowercase()));
-        let allowed = list(headers, "access-control-allow-headers");
-        for name in ["authorization", "content-type"] {
-            assert!(allowed.contains(&name.to_owned()), "{allowed:?}");
-        }
-        assert_eq!(header(headers, "access-control-allow-credentials"), None);
+        cors::assert_preflight_granted(&response, FRONTEND, method);
     }
 }
 
@@ -78,23 +54,14 @@ async fn another_origin_gets_no_grant() {
     let token = token_for("user-1", "ann");
 
     for origin in ["http://evil.example", "http://localhost:3001", "http://127.0.0.1:5173"] {
-        let response = preflight(&app, "GET", origin).await;
-        assert_eq!(
-            header(response.headers(), "access-control-allow-origin"),
-            None,
-            "{origin}"
-        );
+        cors::assert_no_grant(&preflight(&app, "GET", origin).await, origin);
         let response = get_posts_from(&app, origin, &token).await;
         assert_eq!(
             response.status(),
             200,
             "{origin}: the request itself is answered as ever"
         );
-        assert_eq!(
-            header(response.headers(), "access-control-allow-origin"),
-            None,
-            "{origin}"
-        );
+        cors::assert_no_grant(&response, origin);
     }
 }
 
@@ -113,11 +80,11 @@ async fn an_allowed_origin_may_read_posts_and_create_them() {
         .await
         .expect("POST /posts");
     assert_eq!(created.status(), 201);
-    assert_eq!(header(created.headers(), "access-control-allow-origin"), Some(FRONTEND));
+    assert_eq!(granted(&created), Some(FRONTEND));
 
     let listed = get_posts_from(&app, FRONTEND, &token).await;
     assert_eq!(listed.status(), 200);
-    assert_eq!(header(listed.headers(), "access-control-allow-origin"), Some(FRONTEND));
+    assert_eq!(granted(&listed), Some(FRONTEND));
 }
 
 #[tokio::test]
@@ -127,13 +94,8 @@ async fn a_refused_token_is_readable_with_its_challenge() {
     let response = get_posts_from(&app, FRONTEND, "not-a-token").await;
 
     assert_eq!(response.status(), 403);
-    let headers = response.headers();
-    assert_eq!(header(headers, "access-control-allow-origin"), Some(FRONTEND));
-    let exposed = list(headers, "access-control-expose-headers");
-    for name in ["www-authenticate", "retry-after", "x-request-id"] {
-        assert!(exposed.contains(&name.to_owned()), "{exposed:?}");
-    }
-    assert!(header(headers, "www-authenticate").is_some());
+    cors::assert_readable_with_its_headers(&response, FRONTEND);
+    assert!(header(response.headers(), "www-authenticate").is_some());
 }
 
 #[tokio::test]
@@ -142,16 +104,10 @@ async fn a_port_wildcard_allows_every_port_of_its_host_only() {
     let token = token_for("user-1", "ann");
 
     for origin in ["http://localhost:5173", "http://127.0.0.1:8080"] {
-        let response = get_posts_from(&app, origin, &token).await;
-        assert_eq!(header(response.headers(), "access-control-allow-origin"), Some(origin));
+        assert_eq!(granted(&get_posts_from(&app, origin, &token).await), Some(origin));
     }
     for origin in ["https://127.0.0.1:8080", "http://example.com:5173"] {
-        let response = get_posts_from(&app, origin, &token).await;
-        assert_eq!(
-            header(response.headers(), "access-control-allow-origin"),
-            None,
-            "{origin}"
-        );
+        cors::assert_no_grant(&get_posts_from(&app, origin, &token).await, origin);
     }
 }
 
@@ -160,22 +116,14 @@ async fn by_default_no_origin_gets_a_grant() {
     let app = spawn_app().await;
     let token = token_for("user-1", "ann");
 
-    let response = preflight(&app, "GET", FRONTEND).await;
-    assert_eq!(header(response.headers(), "access-control-allow-origin"), None);
+    cors::assert_no_grant(&preflight(&app, "GET", FRONTEND).await, FRONTEND);
     let response = get_posts_from(&app, FRONTEND, &token).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(header(response.headers(), "access-control-allow-origin"), None);
+    cors::assert_no_grant(&response, FRONTEND);
 }
 
 #[tokio::test]
 async fn a_malformed_setting_refuses_the_start_naming_it() {
-    for value in ["localhost:5173", "http://localhost:5173/app", "ftp://example.com"] {
-        let dir = TestDir::new();
-        let mut command = POSTS_SERVER.command(dir.path());
-        command
-            .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
-            .env("CORS_ALLOWED_ORIGINS", value);
-        let refusal = POSTS_SERVER.refused_start(&mut command).await;
-        refusal.assert_one_line_naming("CORS_ALLOWED_ORIGINS");
-    }
+    let values = ["localhost:5173", "http://localhost:5173/app", "ftp://example.com"];
+    cors::assert_malformed_origins_refused(&POSTS_SERVER, &[("ACCESS_TOKEN_SECRET", ACCESS_SECRET)], &values).await;
 }

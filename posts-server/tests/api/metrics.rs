@@ -5,10 +5,9 @@
 //! tests compare a scrape before and after what they did and expect at least their own counts;
 //! the exact counts are checked on a server binary of their own, a process nobody else talks to.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use serde_json::{Value, json};
-use test_support::prometheus;
+use serde_json::json;
+use test_support::observe::{self, header, unique};
+use test_support::prometheus::{self, delta};
 use test_support::{Exit, ServerProcess};
 use tokio::process::Command;
 
@@ -16,41 +15,7 @@ use crate::binary::POSTS_SERVER;
 use crate::helpers::{ACCESS_SECRET, TestApp, TestData, spawn_app, test_data, token_for};
 
 async fn scrape(app: &TestApp) -> String {
-    let response = app.client.get(app.url("/metrics")).send().await.expect("GET /metrics");
-    assert_eq!(response.status(), 200);
-    response.text().await.expect("a text body")
-}
-
-/// `name{labels}` in `after` minus in `before`.
-fn delta(before: &str, after: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    prometheus::value(after, name, labels) - prometheus::value(before, name, labels)
-}
-
-/// An id no other request of any test sends.
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("a clock after 1970")
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
-    response
-        .headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("a {name} header"))
-        .to_str()
-        .expect("ASCII")
-}
-
-/// `8-4-4-4-12` lowercase hex digits.
-fn is_uuid(id: &str) -> bool {
-    let groups: Vec<&str> = id.split('-').collect();
-    groups.iter().map(|group| group.len()).eq([8, 4, 4, 4, 12])
-        && groups
-            .iter()
-            .all(|group| group.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+    prometheus::scrape(&app.client, &app.url("/metrics")).await
 }
 
 #[tokio::test]
@@ -63,10 +28,7 @@ async fn metrics_answers_200_text_plain_in_the_prometheus_format() {
 
     let response = app.client.get(app.url("/metrics")).send().await.expect("GET /metrics");
 
-    assert_eq!(response.status(), 200);
-    assert!(header(&response, "content-type").starts_with("text/plain; version=0.0.4"));
-    let text = response.text().await.expect("a text body");
-    assert!(!prometheus::parse(&text).is_empty(), "{text}");
+    let text = prometheus::assert_exposition(response).await;
     assert!(text.contains("# TYPE http_requests_total counter"), "{text}");
     assert!(
         text.contains("# TYPE http_request_duration_seconds histogram"),
@@ -102,13 +64,8 @@ async fn requests_are_counted_and_timed_by_route_template_method_and_status() {
         delta(&before, &after, "http_requests_total", &refused) >= 1.0,
         "{after}"
     );
-    let timed = [("route", "/posts"), ("method", "GET")];
-    assert!(delta(&before, &after, "http_request_duration_seconds_count", &timed) >= 3.0);
-    let inf = [("route", "/posts"), ("method", "GET"), ("le", "+Inf")];
-    assert!(delta(&before, &after, "http_request_duration_seconds_bucket", &inf) >= 3.0);
-    let unmatched = [("route", "<unmatched>"), ("method", "GET"), ("status", "404")];
-    assert!(delta(&before, &after, "http_requests_total", &unmatched) >= 1.0);
-    assert!(!after.contains(&unknown), "the raw path is a label:\n{after}");
+    prometheus::assert_timed(&before, &after, "/posts", "GET", 3.0);
+    prometheus::assert_unmatched_counted(&before, &after, &unknown);
 }
 
 #[tokio::test]
@@ -121,35 +78,19 @@ async fn a_sane_request_id_is_returned_as_sent_on_successes_errors_and_404s() {
         ("/posts", None, 401),
         ("/nope", None, 404),
     ] {
-        let mut request = app.client.get(app.url(path)).header("x-request-id", &id);
+        let mut request = app.client.get(app.url(path));
         if let Some(bearer) = bearer {
             request = request.bearer_auth(bearer);
         }
-        let response = request.send().await.expect("GET");
-        assert_eq!(response.status(), status, "{path}");
-        assert_eq!(header(&response, "x-request-id"), id, "{path}");
+        observe::assert_id_returned(request, &id, status, path).await;
     }
 }
 
 #[tokio::test]
 async fn a_missing_or_insane_request_id_is_replaced_by_a_new_one() {
     let app = spawn_app().await;
-    let too_long = "a".repeat(129);
 
-    let mut seen = Vec::new();
-    for sent in [None, Some(""), Some("with space"), Some(too_long.as_str())] {
-        let mut request = app.client.get(app.url("/healthz"));
-        if let Some(sent) = sent {
-            request = request.header("x-request-id", sent);
-        }
-        let response = request.send().await.expect("GET /healthz");
-        let id = header(&response, "x-request-id").to_owned();
-        assert!(is_uuid(&id), "a generated UUID, not {id:?}");
-        seen.push(id);
-    }
-    seen.sort();
-    seen.dedup();
-    assert_eq!(seen.len(), 4, "a new id each time: {seen:?}");
+    observe::assert_insane_ids_replaced(&app.client, &app.url("/healthz"), observe::is_uuid).await;
 }
 
 fn command(data: &TestData) -> Command {
@@ -182,12 +123,7 @@ async fn a_server_process_counts_exactly_what_happened() {
     }
     let response = reqwest::get(server.url("/posts")).await.expect("GET /posts");
     assert_eq!(response.status(), 401);
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("a text body");
+    let text = prometheus::scrape(&reqwest::Client::new(), &server.url("/metrics")).await;
     server.terminate().await;
 
     let count = |name: &str, labels: &[(&str, &str)]| prometheus::value(&text, name, labels);
@@ -214,32 +150,5 @@ async fn json_logs_are_one_object_per_line_with_the_request_span_and_its_id() {
     let Exit { status, output } = server.terminate().await;
     assert_eq!(status.code(), Some(0), "{output}");
 
-    let logs: Vec<Value> = output
-        .lines()
-        .filter(|line| !line.starts_with("posts-server listening on "))
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}")))
-        .collect();
-    assert!(
-        logs.iter()
-            .all(|log| log["level"].is_string() && log["timestamp"].is_string()),
-        "{output}"
-    );
-    let response = logs
-        .iter()
-        .find(|log| log["message"] == "response" && request_span(log)["request_id"] == id.as_str())
-        .unwrap_or_else(|| panic!("no response line with request id {id}:\n{output}"));
-    let span = request_span(response);
-    assert_eq!(span["method"], "POST", "{span}");
-    assert_eq!(span["route"], "/posts", "{span}");
-    assert_eq!(span["status"], 201, "{span}");
-    assert!(span["latency_ms"].is_number(), "{span}");
-    assert!(logs.iter().any(|log| log["message"] == "listening"), "{output}");
-}
-
-/// The fields of the `request` span an event was logged in (null when it was in none).
-fn request_span(log: &Value) -> &Value {
-    log["spans"]
-        .as_array()
-        .and_then(|spans| spans.iter().find(|span| span["name"] == "request"))
-        .unwrap_or(&Value::Null)
+    observe::assert_json_logs(&output, "posts-server", &id, "POST", "/posts", 201);
 }

@@ -13,16 +13,7 @@ use crate::helpers::{TestApp, spawn_app, test_data, tokens};
 
 /// The document as a client gets it.
 async fn document(app: &TestApp) -> Value {
-    let response = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .expect("GET /openapi.json");
-    assert_eq!(response.status(), 200);
-    let content_type = response.headers().get("content-type").expect("a Content-Type").clone();
-    assert_eq!(content_type, "application/json");
-    response.json().await.expect("the document is JSON")
+    openapi::document(&app.client, &app.address).await
 }
 
 /// The router that `main` serves, built from a state of its own.
@@ -38,11 +29,7 @@ async fn router() -> axum::Router {
 async fn is_openapi_3_1_named_after_this_crate() {
     let app = spawn_app().await;
     let doc = document(&app).await;
-    let version = doc["openapi"].as_str().expect("an `openapi` version");
-    assert!(version.starts_with("3.1."), "{version}");
-    assert_eq!(doc["info"]["title"], env!("CARGO_PKG_NAME"));
-    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
-    openapi::assert_refs_resolve(&doc);
+    openapi::assert_3_1_named(&doc, env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
 }
 
 #[tokio::test]
@@ -94,17 +81,12 @@ async fn posts_take_a_bearer_jwt_and_nothing_else_does() {
 async fn documents_posts_as_they_are_sent() {
     let app = spawn_app().await;
     let doc = document(&app).await;
-    let post = &doc["components"]["schemas"]["Post"];
-    let fields: BTreeSet<&str> = post["properties"]
-        .as_object()
-        .expect("properties")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(fields, BTreeSet::from(["id", "username", "title", "body", "createdAt"]));
+    assert_eq!(
+        openapi::properties(&doc, "Post"),
+        BTreeSet::from(["id", "username", "title", "body", "createdAt"])
+    );
     let list = &openapi::documented_response(&doc, "/posts", "get", "200")["content"]["application/json"]["schema"];
     assert_eq!(list["type"], "array", "{list}");
     assert_eq!(list["items"]["$ref"], "#/components/schemas/Post", "{list}");
-    let schema = &doc["components"]["schemas"]["ErrorBody"];
-    assert_eq!(schema["required"], json!(["error", "message"]), "{schema}");
+    openapi::assert_error_body(&doc);
 }

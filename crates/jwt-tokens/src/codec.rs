@@ -8,6 +8,7 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::fast::{self, FromClaims};
 use crate::keys::KeySet;
 use crate::{AccessClaims, RefreshClaims, now_unix};
 
@@ -97,6 +98,8 @@ pub struct IssueError(TokenKind);
 struct Codec {
     kind: TokenKind,
     keys: KeySet,
+    issuer: String,
+    audience: String,
     validation: Validation,
 }
 
@@ -111,7 +114,13 @@ impl Codec {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(required);
-        Self { kind, keys, validation }
+        Self {
+            kind,
+            keys,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            validation,
+        }
     }
 
     fn error(&self, reason: VerifyReason) -> VerifyError {
@@ -138,8 +147,29 @@ impl Codec {
         Ok(())
     }
 
-    fn decode<C: DeserializeOwned>(&self, token: &str) -> Result<C, VerifyError> {
-        self.decode_with(token, &self.validation)
+    fn decode<C: DeserializeOwned + FromClaims>(&self, token: &str) -> Result<C, VerifyError> {
+        self.decode_checking(token, &self.validation)
+    }
+
+    /// The fast path when it can tell, else the full one (`fast.rs`).
+    fn decode_checking<C: DeserializeOwned + FromClaims>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<C, VerifyError> {
+        let rules = fast::Rules {
+            kind: self.kind,
+            keys: &self.keys,
+            issuer: &self.issuer,
+            audience: &self.audience,
+            leeway: validation.leeway,
+            validate_exp: validation.validate_exp,
+            requires_nbf: validation.required_spec_claims.contains("nbf"),
+        };
+        match fast::decode(token, &rules) {
+            Some(outcome) => outcome.map_err(|reason| self.error(reason)),
+            None => self.decode_with(token, validation),
+        }
     }
 
     fn decode_with<C: DeserializeOwned>(&self, token: &str, validation: &Validation) -> Result<C, VerifyError> {
@@ -326,8 +356,202 @@ impl RefreshTokens {
     pub fn expired_claims(&self, token: &str) -> Option<RefreshClaims> {
         let mut validation = self.codec.validation.clone();
         validation.validate_exp = false;
-        let claims: RefreshClaims = self.codec.decode_with(token, &validation).ok()?;
+        let claims: RefreshClaims = self.codec.decode_checking(token, &validation).ok()?;
         self.codec.printable([&claims.sub, &claims.sid, &claims.jti]).ok()?;
         Some(claims)
+    }
+}
+
+#[cfg(test)]
+mod fast_path {
+    //! Wherever the fast path decides, it decides as the full path does.
+
+    use jsonwebtoken::EncodingKey;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::Secret;
+
+    const SECRET: &str = "fast-path-secret-0123456789-abcdefghijklmno";
+    const OTHER: &str = "other-secret-0123456789-abcdefghijklmnopqrs";
+
+    fn codec(kind: TokenKind) -> Codec {
+        let keys = KeySet::single(&Secret::new(SECRET)).expect("long enough");
+        let audience = if kind == TokenKind::Access { "posts" } else { "auth" };
+        let required: &[&str] = if kind == TokenKind::Access {
+            &["exp", "nbf", "iss", "aud", "sub"]
+        } else {
+            &["exp", "iss", "aud", "sub"]
+        };
+        Codec::new(kind, keys, "auth", audience, Duration::from_secs(5), required)
+    }
+
+    fn headers(kid: &str) -> Vec<String> {
+        let mut all: Vec<String> = [
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}),
+            json!({"alg": "HS256", "typ": "rt+jwt", "kid": kid}),
+            json!({"alg": "HS256", "typ": "at+jwt"}),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": "unknown"}),
+            json!({"alg": "HS256", "typ": null, "kid": kid}),
+            json!({"alg": "HS256", "kid": kid}),
+            json!({"alg": "HS384", "typ": "at+jwt", "kid": kid}),
+            json!({"alg": "RS256", "typ": "at+jwt", "kid": kid}),
+            json!({"alg": "none", "typ": "at+jwt", "kid": kid}),
+            json!({"typ": "at+jwt", "kid": kid}),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": kid, "cty": "JWT"}),
+            json!({"alg": "HS256", "typ": "at+jwt", "kid": kid, "jku": "https://x"}),
+            json!([1, 2]),
+        ]
+        .iter()
+        .map(Value::to_string)
+        .collect();
+        // An escaped `typ`, and a duplicated `kid`.
+        all.push(format!(r#"{{"alg":"HS256","typ":"at\/jwt","kid":"{kid}"}}"#));
+        all.push(format!(
+            r#"{{"alg":"HS256","typ":"at+jwt","kid":"{kid}","kid":"{kid}"}}"#
+        ));
+        all
+    }
+
+    fn claims(now: u64) -> Vec<Value> {
+        let base = json!({"iss": "auth", "aud": "posts", "sub": "u", "name": "n", "iat": now,
+            "nbf": now, "exp": now + 60, "jti": "j", "sid": "s"});
+        let mut all = vec![base.clone()];
+        let bends: Vec<(&str, Value)> = vec![
+            ("exp", json!(now - 60)),
+            ("exp", json!(now - 3)),
+            ("exp", json!(1.5)),
+            ("exp", json!("soon")),
+            ("exp", Value::Null),
+            ("nbf", json!(now + 60)),
+            ("nbf", json!(now + 3)),
+            ("iss", json!("someone")),
+            ("iss", json!(["auth"])),
+            ("aud", json!("auth")),
+            ("aud", json!("posts")),
+            ("aud", json!(["posts"])),
+            ("aud", json!(7)),
+            ("sub", json!(7)),
+            ("name", json!(false)),
+            ("iat", json!(-1)),
+            ("jti", json!("a\u{0}b")),
+            ("extra", json!({"deep": [1, 2, 3]})),
+        ];
+        for (name, value) in bends {
+            let mut bent = base.clone();
+            bent[name] = value;
+            all.push(bent);
+        }
+        for name in ["iss", "aud", "sub", "name", "iat", "nbf", "exp", "jti", "sid"] {
+            let mut bent = base.clone();
+            bent.as_object_mut().expect("an object").remove(name);
+            all.push(bent.clone());
+            // A missing claim together with an expiry: which reason wins is the full path's.
+            bent["exp"] = json!(now - 60);
+            all.push(bent);
+        }
+        all.push(json!("a string"));
+        all
+    }
+
+    fn segment(json: &str) -> String {
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, json)
+    }
+
+    fn sign(header: &str, claims: &Value, secret: &str) -> String {
+        let message = format!("{}.{}", segment(header), segment(&claims.to_string()));
+        let key = EncodingKey::from_secret(secret.as_bytes()).expect("a key");
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).expect("signed");
+        format!("{message}.{signature}")
+    }
+
+    #[test]
+    fn agrees_with_the_full_path() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let kid = key_id(&Secret::new(SECRET));
+        let mut decided = 0;
+        let mut compared = 0;
+        for kind in [TokenKind::Access, TokenKind::Refresh] {
+            let codec = codec(kind);
+            for header in headers(&kid) {
+                for claims in claims(now) {
+                    let mut claims = claims;
+                    if kind == TokenKind::Refresh && claims.get("aud") == Some(&json!("posts")) {
+                        claims["aud"] = json!("auth");
+                    }
+                    for secret in [SECRET, OTHER] {
+                        let token = sign(&header, &claims, secret);
+                        let mut variants = vec![token.clone(), format!("{token}="), format!("{token}.x")];
+                        variants.push(token.replacen('.', "..", 1));
+                        for token in variants {
+                            for validation in [codec.validation.clone(), without_exp(&codec.validation)] {
+                                compared += 1;
+                                decided += usize::from(check::<AccessClaims>(&codec, &token, &validation));
+                                decided += usize::from(check::<RefreshClaims>(&codec, &token, &validation));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // The fast path must actually decide the common cases, not defer everything.
+        assert!(decided > compared / 4, "the fast path decided {decided} of {compared}");
+    }
+
+    fn key_id(secret: &Secret) -> String {
+        crate::key_id(secret).expect("a kid")
+    }
+
+    fn without_exp(validation: &Validation) -> Validation {
+        let mut validation = validation.clone();
+        validation.validate_exp = false;
+        validation
+    }
+
+    /// Whether the fast path decided; panics if it decided otherwise than the full path.
+    fn check<C: DeserializeOwned + FromClaims + PartialEq + fmt::Debug>(
+        codec: &Codec,
+        token: &str,
+        validation: &Validation,
+    ) -> bool {
+        let rules = fast::Rules {
+            kind: codec.kind,
+            keys: &codec.keys,
+            issuer: &codec.issuer,
+            audience: &codec.audience,
+            leeway: validation.leeway,
+            validate_exp: validation.validate_exp,
+            requires_nbf: validation.required_spec_claims.contains("nbf"),
+        };
+        let full = codec.decode_with::<C>(token, validation).map_err(|e| e.reason);
+        match fast::decode::<C>(token, &rules) {
+            Some(fast) => {
+                assert_eq!(fast, full, "{token}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn issued_tokens_take_the_fast_path() {
+        let codec = codec(TokenKind::Access);
+        let tokens = AccessTokens {
+            codec,
+            issuer: "auth".into(),
+            audience: "posts".into(),
+        };
+        let token = tokens.issue("u", "n", "s", Duration::from_secs(60)).expect("issued");
+        let rules = fast::Rules {
+            kind: TokenKind::Access,
+            keys: &tokens.codec.keys,
+            issuer: "auth",
+            audience: "posts",
+            leeway: 5,
+            validate_exp: true,
+            requires_nbf: true,
+        };
+        let claims: AccessClaims = fast::decode(&token, &rules).expect("decided").expect("valid");
+        assert_eq!((claims.sub.as_str(), claims.name.as_str()), ("u", "n"));
     }
 }

@@ -1,6 +1,8 @@
 //! Keys addressed by `kid`: the newest signs, every one verifies.
 
+use hmac::{Hmac, KeyInit as _};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use sha2::Sha256;
 
 use crate::Secret;
 
@@ -19,6 +21,8 @@ pub(crate) struct Key {
     pub(crate) kid: String,
     pub(crate) encoding: EncodingKey,
     pub(crate) decoding: DecodingKey,
+    /// HMAC-SHA256 keyed once: verifying clones it instead of keying anew.
+    pub(crate) mac: Hmac<Sha256>,
 }
 
 /// A non-empty set of HS256 keys. The first signs; all of them verify, so an
@@ -72,6 +76,7 @@ impl Key {
             kid: key_id(secret)?,
             encoding: EncodingKey::from_secret(bytes).map_err(|_| KeyError::Unusable)?,
             decoding: DecodingKey::from_secret(bytes).map_err(|_| KeyError::Unusable)?,
+            mac: Hmac::new_from_slice(bytes).map_err(|_| KeyError::Unusable)?,
         })
     }
 }

@@ -5,6 +5,7 @@ mod claims;
 mod codec;
 pub mod config;
 pub mod extract;
+mod fast;
 mod keys;
 mod secret;
 

@@ -1,0 +1,173 @@
+//! The verifier's fast path: a token shaped exactly as this crate issues it
+//! (a header of `alg`, `typ` and `kid` only; every claim present with its
+//! type) is decoded once, checked with the key's precomputed HMAC state and
+//! validated here, with the same rules and in the same order as
+//! `jsonwebtoken::decode`. Anything else (another header field, a claim of
+//! another shape, bad base64) returns `None` and is left to the full
+//! `jsonwebtoken` path, so every refusal keeps the reason it had before.
+//!
+//! Verifying an access token through `jsonwebtoken` alone parses its header
+//! twice and its claims twice and keys a new HMAC each time; this path does
+//! each once (see `bench/README.md` for the figures).
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac as _;
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+
+use crate::codec::{TokenKind, VerifyReason};
+use crate::keys::KeySet;
+use crate::{AccessClaims, RefreshClaims};
+
+/// The header this crate writes, and nothing else.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header<'a> {
+    alg: Algorithm,
+    #[serde(borrow)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    kid: Option<Cow<'a, str>>,
+}
+
+/// Every claim either kind of token carries, each optional: which ones a kind
+/// needs is [`FromClaims`]'s business.
+#[derive(Deserialize)]
+pub(crate) struct Claims<'a> {
+    #[serde(borrow)]
+    iss: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    aud: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sub: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    iat: Option<u64>,
+    nbf: Option<u64>,
+    exp: Option<u64>,
+    #[serde(borrow)]
+    jti: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sid: Option<Cow<'a, str>>,
+}
+
+/// A kind's claims, built from [`Claims`] when every one it needs is there.
+pub(crate) trait FromClaims: Sized {
+    fn from_claims(claims: Claims<'_>) -> Option<Self>;
+}
+
+fn owned(value: Option<Cow<'_, str>>) -> Option<String> {
+    value.map(Cow::into_owned)
+}
+
+impl FromClaims for AccessClaims {
+    fn from_claims(c: Claims<'_>) -> Option<Self> {
+        Some(Self {
+            iss: owned(c.iss)?,
+            aud: owned(c.aud)?,
+            sub: owned(c.sub)?,
+            name: owned(c.name)?,
+            iat: c.iat?,
+            nbf: c.nbf?,
+            exp: c.exp?,
+            jti: owned(c.jti)?,
+            sid: owned(c.sid)?,
+        })
+    }
+}
+
+impl FromClaims for RefreshClaims {
+    fn from_claims(c: Claims<'_>) -> Option<Self> {
+        Some(Self {
+            iss: owned(c.iss)?,
+            aud: owned(c.aud)?,
+            sub: owned(c.sub)?,
+            iat: c.iat?,
+            exp: c.exp?,
+            jti: owned(c.jti)?,
+            sid: owned(c.sid)?,
+        })
+    }
+}
+
+/// What the fast path checks a token against.
+pub(crate) struct Rules<'a> {
+    pub kind: TokenKind,
+    pub keys: &'a KeySet,
+    pub issuer: &'a str,
+    pub audience: &'a str,
+    pub leeway: u64,
+    pub validate_exp: bool,
+    /// `nbf` is required (every other claim jsonwebtoken can require, both kinds need).
+    pub requires_nbf: bool,
+}
+
+/// The largest token part decoded on the stack; longer ones take the full path.
+const PART_MAX: usize = 1024;
+
+/// `Some` outcome when this path can tell it exactly; `None` to take the full path.
+pub(crate) fn decode<C: FromClaims>(token: &str, rules: &Rules<'_>) -> Option<Result<C, VerifyReason>> {
+    let mut parts = token.splitn(4, '.');
+    let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let mut buffer = [0u8; PART_MAX];
+    let header: Header<'_> = serde_json::from_slice(decoded(header, &mut buffer)?).ok()?;
+    if header.alg != Algorithm::HS256 {
+        return Some(Err(VerifyReason::WrongAlgorithm));
+    }
+    if header.typ.as_deref() != Some(rules.kind.typ()) {
+        return Some(Err(VerifyReason::WrongType));
+    }
+    let Some(key) = header.kid.as_deref().and_then(|kid| rules.keys.find(kid)) else {
+        return Some(Err(VerifyReason::UnknownKey));
+    };
+    let mut mac_bytes = [0u8; 64];
+    let written = URL_SAFE_NO_PAD.decode_slice(signature, &mut mac_bytes).ok()?;
+    let mut mac = key.mac.clone();
+    mac.update(&token.as_bytes()[..header_and_payload_len(token, signature)]);
+    if mac.verify_slice(&mac_bytes[..written]).is_err() {
+        return Some(Err(VerifyReason::BadSignature));
+    }
+    let mut buffer = [0u8; PART_MAX];
+    let claims: Claims<'_> = serde_json::from_slice(decoded(payload, &mut buffer)?).ok()?;
+    let now = jsonwebtoken::get_current_timestamp();
+    let (exp, nbf) = (claims.exp, claims.nbf);
+    let iss_ok = claims.iss.as_deref() == Some(rules.issuer);
+    let aud_ok = claims.aud.as_deref() == Some(rules.audience);
+    // As jsonwebtoken does: the claims must make a whole token of this kind
+    // (a missing or mistyped one has a reason of its own, which the full path
+    // gives), then expiry, not-before, issuer and audience, in that order.
+    let claims = C::from_claims(claims)?;
+    if rules.requires_nbf && nbf.is_none() {
+        return None;
+    }
+    if rules.validate_exp && exp.is_some_and(|exp| exp < now.saturating_sub(rules.leeway)) {
+        return Some(Err(VerifyReason::Expired));
+    }
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(rules.leeway)) {
+        return Some(Err(VerifyReason::NotYetValid));
+    }
+    if !iss_ok {
+        return Some(Err(VerifyReason::WrongIssuer));
+    }
+    if !aud_ok {
+        return Some(Err(VerifyReason::WrongAudience));
+    }
+    Some(Ok(claims))
+}
+
+/// The signed part's length: everything before the last `.`.
+fn header_and_payload_len(token: &str, signature: &str) -> usize {
+    token.len() - signature.len() - 1
+}
+
+/// `part` base64url-decoded (no padding) into `buffer`; `None` if it does not fit.
+fn decoded<'b>(part: &str, buffer: &'b mut [u8; PART_MAX]) -> Option<&'b [u8]> {
+    let written = URL_SAFE_NO_PAD.decode_slice(part, buffer).ok()?;
+    Some(&buffer[..written])
+}

@@ -390,6 +390,7 @@ mod fast_path {
         let mut all: Vec<String> = [
             json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}),
             json!({"alg": "HS256", "typ": "rt+jwt", "kid": kid}),
+            json!({"alg": "HS256", "typ": "rt+jwt", "kid": kid, "cty": null}),
             json!({"alg": "HS256", "typ": "at+jwt"}),
             json!({"alg": "HS256", "typ": "at+jwt", "kid": "unknown"}),
             json!({"alg": "HS256", "typ": null, "kid": kid}),
@@ -425,6 +426,8 @@ mod fast_path {
             ("exp", Value::Null),
             ("nbf", json!(now + 60)),
             ("nbf", json!(now + 3)),
+            ("nbf", Value::Null),
+            ("nbf", json!(1.5)),
             ("iss", json!("someone")),
             ("iss", json!(["auth"])),
             ("aud", json!("auth")),

@@ -46,12 +46,20 @@ pub(crate) struct Claims<'a> {
     #[serde(borrow)]
     name: Option<Cow<'a, str>>,
     iat: Option<u64>,
-    nbf: Option<u64>,
+    /// Absent (`None`) is not the same as `null` (`Some(None)`): jsonwebtoken
+    /// refuses a `null` `nbf` even where `nbf` is not required.
+    #[serde(default, deserialize_with = "present")]
+    nbf: Option<Option<u64>>,
     exp: Option<u64>,
     #[serde(borrow)]
     jti: Option<Cow<'a, str>>,
     #[serde(borrow)]
     sid: Option<Cow<'a, str>>,
+}
+
+/// A claim that is there, `null` or not.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(value: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(value).map(Some)
 }
 
 /// A kind's claims, built from [`Claims`] when every one it needs is there.
@@ -71,7 +79,7 @@ impl FromClaims for AccessClaims {
             sub: owned(c.sub)?,
             name: owned(c.name)?,
             iat: c.iat?,
-            nbf: c.nbf?,
+            nbf: c.nbf.flatten()?,
             exp: c.exp?,
             jti: owned(c.jti)?,
             sid: owned(c.sid)?,
@@ -136,7 +144,11 @@ pub(crate) fn decode<C: FromClaims>(token: &str, rules: &Rules<'_>) -> Option<Re
     let mut buffer = [0u8; PART_MAX];
     let claims: Claims<'_> = serde_json::from_slice(decoded(payload, &mut buffer)?).ok()?;
     let now = jsonwebtoken::get_current_timestamp();
-    let (exp, nbf) = (claims.exp, claims.nbf);
+    let exp = claims.exp;
+    let nbf = match claims.nbf {
+        Some(None) => return None,
+        present => present.flatten(),
+    };
     let iss_ok = claims.iss.as_deref() == Some(rules.issuer);
     let aud_ok = claims.aud.as_deref() == Some(rules.audience);
     // As jsonwebtoken does: the claims must make a whole token of this kind

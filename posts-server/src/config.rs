@@ -35,6 +35,11 @@ pub struct Config {
     #[command(flatten)]
     pub cors: service_kit::cors::CorsArgs,
 
+    /// Memory for keeping each user's list of posts between their writes, in MiB
+    /// (SQLite only; 0 turns it off).
+    #[arg(long, env = "POSTS_CACHE_MIB", default_value_t = 16)]
+    pub posts_cache_mib: usize,
+
     /// `POST /posts` per user (`N/PERIOD`: a burst of N, refilled over PERIOD).
     #[arg(long, env = "POST_RATE_PER_USER", default_value = "30/1m")]
     pub post_rate_per_user: Rate,

@@ -80,6 +80,18 @@ pub fn app(state: AppState) -> Router {
     service_kit::middleware::stack(routes).with_state(state)
 }
 
+/// The ceiling that `bench/` measures `GET /posts` against: this server's
+/// middleware stack answering `GET /posts` with the same JSON for `posts`,
+/// without a token check or a database. Not served by `posts-server` itself.
+pub fn ceiling_app(posts: Vec<store::Post>) -> Router {
+    let posts = Arc::new(posts);
+    let list = axum::routing::get(move || {
+        let posts = Arc::clone(&posts);
+        async move { routes::posts::render(posts.iter().cloned()) }
+    });
+    service_kit::middleware::stack(Router::new().route("/posts", list))
+}
+
 /// How often rate-limit buckets that have filled up again are forgotten.
 const IDLE_LIMIT_SWEEP: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -108,7 +120,8 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let keys = config.tokens.access_keys().map_err(StartError::Setting)?;
         let tokens = Arc::new(AccessTokens::new(keys, &config.tokens.settings()));
-        let store = store::connect(&config.database_url, &config.database)
+        let cache_bytes = config.posts_cache_mib.saturating_mul(1 << 20);
+        let store = store::connect(&config.database_url, &config.database, cache_bytes)
             .await
             .map_err(StartError::Database)?;
         let listen_error = |source| StartError::Listen {

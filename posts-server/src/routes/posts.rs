@@ -37,7 +37,7 @@ struct PostInput {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = Post)]
-struct PostView {
+pub(crate) struct PostView {
     id: i64,
     /// The owner's username, from the access token.
     username: String,
@@ -83,7 +83,12 @@ async fn list(
     State(store): State<Arc<dyn PostStore>>,
 ) -> Result<Json<Vec<PostView>>> {
     let posts = store.list_for_user(&caller.sub).await?;
-    Ok(Json(posts.into_iter().map(PostView::from).collect()))
+    Ok(render(posts))
+}
+
+/// The answer of `GET /posts` for `posts` (also the benchmark ceiling's, [`crate::ceiling_app`]).
+pub(crate) fn render(posts: impl IntoIterator<Item = Post>) -> Json<Vec<PostView>> {
+    Json(posts.into_iter().map(PostView::from).collect())
 }
 
 /// A new post, owned by the caller.

@@ -1,5 +1,6 @@
 //! Where posts are kept: one small trait, one file per database.
 
+mod cache;
 mod postgres;
 mod sqlite;
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use service_kit::postgres::{DatabaseArgs, is_postgres_url};
 
+pub use cache::CachedStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -52,9 +54,12 @@ pub type StoreError = service_kit::db::DbError;
 
 /// Opens the store that a `POSTS_DATABASE_URL` names, migrated and ready; `database`
 /// sizes and times the PostgreSQL pool. The error is one line for the operator.
-pub async fn connect(url: &str, database: &DatabaseArgs) -> Result<Arc<dyn PostStore>, String> {
+///
+/// On SQLite, each user's list is kept in memory between that user's writes,
+/// within `cache_bytes` ([`CachedStore`]); this process is the file's only writer.
+pub async fn connect(url: &str, database: &DatabaseArgs, cache_bytes: usize) -> Result<Arc<dyn PostStore>, String> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
+        Ok(Arc::new(CachedStore::new(SqliteStore::open(url).await?, cache_bytes)))
     } else if is_postgres_url(url) {
         Ok(Arc::new(PostgresStore::open(url, database).await?))
     } else {

@@ -28,7 +28,7 @@ async fn readyz_is_200_while_the_database_answers() {
 #[tokio::test]
 async fn database_gone_is_503() {
     let data = test_data().await;
-    let store = posts_server::store::connect(&data.database_url(), &DatabaseArgs::default())
+    let store = posts_server::store::connect(&data.database_url(), &DatabaseArgs::default(), 1 << 20)
         .await
         .expect("open the store");
     let state = AppState::new(Arc::new(tokens()), Arc::clone(&store));

@@ -48,6 +48,7 @@ pub fn config(database_url: String) -> Config {
         },
         cors: service_kit::cors::CorsArgs::default(),
         post_rate_per_user: "30/1m".parse().expect("a rate"),
+        posts_cache_mib: 16,
         log: "info".into(),
         log_format: service_kit::telemetry::LogFormat::Text,
     }

@@ -19,7 +19,7 @@ async fn document(app: &TestApp) -> Value {
 /// The router that `main` serves, built from a state of its own.
 async fn router() -> axum::Router {
     let data = test_data().await;
-    let store = posts_server::store::connect(&data.database_url(), &DatabaseArgs::default())
+    let store = posts_server::store::connect(&data.database_url(), &DatabaseArgs::default(), 1 << 20)
         .await
         .expect("open the store");
     app(AppState::new(Arc::new(tokens()), store))

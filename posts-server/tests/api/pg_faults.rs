@@ -163,6 +163,25 @@ async fn two_servers_on_one_database_see_each_others_posts() {
     }
 }
 
+/// Nothing an instance has read hides another instance's write: the next read
+/// anywhere shows it (the posts cache is for SQLite, whose server is the only writer).
+#[tokio::test]
+async fn a_write_on_one_server_is_in_the_next_read_on_another() {
+    let data = Arc::new(test_data().await);
+    let (first, second) = tokio::join!(spawn_app_in(Arc::clone(&data)), spawn_app_in(Arc::clone(&data)));
+    let ann = token_for("user-1", "ann");
+    let mut written = Vec::new();
+    for n in 0..5 {
+        // Read on the second server, so that it would have the list to keep.
+        assert_eq!(json(second.get_posts(&ann).await).await, json!(written.clone()));
+        let post = first
+            .created_post(&ann, &format!("post {n}"), "written to the first server")
+            .await;
+        written.insert(0, post);
+        assert_eq!(json(second.get_posts(&ann).await).await, json!(written.clone()));
+    }
+}
+
 /// A local port that nothing listens on.
 fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

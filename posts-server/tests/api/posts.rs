@@ -120,3 +120,40 @@ async fn missing_content_type_is_400() {
         .expect("POST /posts");
     assert_error(response, 400, "invalid_body").await;
 }
+
+/// Reads that run while a user writes never hide a write from the next read:
+/// each `201` is followed by a list that holds the new post, however many
+/// lists were being read (and kept in memory) around it.
+#[tokio::test]
+async fn every_write_is_in_the_next_read_while_others_read() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let token = token_for("user-1", "ann");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, token, stop) = (std::sync::Arc::clone(&app), token.clone(), std::sync::Arc::clone(&stop));
+            tokio::spawn(async move {
+                let mut reads = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    assert_eq!(app.get_posts(&token).await.status(), 200);
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let mut written: Vec<Value> = Vec::new();
+    for n in 0..25 {
+        let post = app.created_post(&token, &format!("post {n}"), "body").await;
+        written.insert(0, post);
+        assert_eq!(
+            json(app.get_posts(&token).await).await,
+            json!(written),
+            "after write {n}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        assert!(reader.await.expect("a reader") > 0);
+    }
+}

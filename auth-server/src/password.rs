@@ -137,6 +137,25 @@ fn verify_with(argon: &Argon2<'_>, password: &[u8], stored: &str, memory: &mut [
     Ok(Output::new(&out).map_err(|e| e.to_string())? == expected)
 }
 
+/// Hashing is slow on purpose and must not delay the cheap requests: a hashing
+/// thread runs under Linux's `SCHED_IDLE`, so any other thread that wakes up
+/// (an async worker with a `GET` or a `POST /token` to answer, here or in another
+/// process) takes the core at once, while on cores nothing else wants it hashes
+/// at full speed. Elsewhere, or if refused, it keeps the normal policy.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(err) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+            tracing::debug!(?err, "hashing threads keep the normal scheduling policy");
+        }
+    }
+}
+
 /// Work for a hashing thread, given that thread's argon2 memory.
 type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
 
@@ -155,6 +174,7 @@ impl Workers {
         for n in 0..threads {
             let jobs = Arc::clone(&jobs);
             std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
+                lower_priority();
                 // Taken on the first job and kept: one hash's memory per thread.
                 let mut memory = Vec::new();
                 loop {

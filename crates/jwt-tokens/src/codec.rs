@@ -101,6 +101,7 @@ struct Codec {
     issuer: String,
     audience: String,
     validation: Validation,
+    known_headers: Vec<(String, usize)>,
 }
 
 impl Codec {
@@ -116,6 +117,7 @@ impl Codec {
         validation.set_required_spec_claims(required);
         Self {
             kind,
+            known_headers: fast::known_headers(kind, &keys),
             keys,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
@@ -141,7 +143,7 @@ impl Codec {
     /// Identifiers are text without control characters (a NUL could not even be stored in
     /// PostgreSQL): a token that carries one, signed or not, is refused as invalid.
     fn printable<const N: usize>(&self, values: [&String; N]) -> Result<(), VerifyError> {
-        if values.iter().any(|v| v.chars().any(char::is_control)) {
+        if values.iter().any(|v| has_control(v)) {
             return Err(self.error(VerifyReason::InvalidClaims));
         }
         Ok(())
@@ -160,6 +162,7 @@ impl Codec {
         let rules = fast::Rules {
             kind: self.kind,
             keys: &self.keys,
+            known_headers: &self.known_headers,
             issuer: &self.issuer,
             audience: &self.audience,
             leeway: validation.leeway,
@@ -202,6 +205,16 @@ impl Codec {
             .map(|data| data.claims)
             .map_err(|e| self.error(reason_of(e.kind())))
     }
+}
+
+/// Whether `text` holds a control character (Unicode's `Cc`: U+0000–U+001F,
+/// U+007F, U+0080–U+009F), as `char::is_control` says, read byte by byte: the
+/// C1 controls are the only ones beyond ASCII, encoded as `C2 80`–`C2 9F`.
+fn has_control(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b < 0x20 || b == 0x7F || (b == 0xC2 && bytes.get(i + 1).is_some_and(|next| (0x80..=0x9F).contains(next)))
+    })
 }
 
 /// The most clock skew a verifier allows, whatever it is configured with: one day.
@@ -363,6 +376,17 @@ impl RefreshTokens {
 }
 
 #[cfg(test)]
+mod control_characters {
+    #[test]
+    fn agrees_with_char_is_control_on_every_code_point() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            assert_eq!(super::has_control(&text), c.is_control(), "U+{:04X}", c as u32);
+        }
+    }
+}
+
+#[cfg(test)]
 mod fast_path {
     //! Wherever the fast path decides, it decides as the full path does.
 
@@ -406,6 +430,13 @@ mod fast_path {
         .iter()
         .map(Value::to_string)
         .collect();
+        // The headers this crate writes, byte for byte (the fast path's known headers).
+        for typ in ["at+jwt", "rt+jwt"] {
+            let mut written = Header::new(Algorithm::HS256);
+            written.typ = Some(typ.to_owned());
+            written.kid = Some(kid.to_owned());
+            all.push(serde_json::to_string(&written).expect("a header"));
+        }
         // An escaped `typ`, and a duplicated `kid`.
         all.push(format!(r#"{{"alg":"HS256","typ":"at\/jwt","kid":"{kid}"}}"#));
         all.push(format!(
@@ -520,6 +551,7 @@ mod fast_path {
         let rules = fast::Rules {
             kind: codec.kind,
             keys: &codec.keys,
+            known_headers: &codec.known_headers,
             issuer: &codec.issuer,
             audience: &codec.audience,
             leeway: validation.leeway,
@@ -548,12 +580,15 @@ mod fast_path {
         let rules = fast::Rules {
             kind: TokenKind::Access,
             keys: &tokens.codec.keys,
+            known_headers: &tokens.codec.known_headers,
             issuer: "auth",
             audience: "posts",
             leeway: 5,
             validate_exp: true,
             requires_nbf: true,
         };
+        let header = token.split('.').next().expect("a header");
+        assert!(tokens.codec.known_headers.iter().any(|(known, _)| known == header));
         let claims: AccessClaims = fast::decode(&token, &rules).expect("decided").expect("valid");
         assert_eq!((claims.sub.as_str(), claims.name.as_str()), ("u", "n"));
     }

@@ -101,10 +101,29 @@ impl FromClaims for RefreshClaims {
     }
 }
 
+/// The header segments this crate writes for a kind, base64url-encoded as
+/// they appear in a token, each with the index of its key in the key set: a
+/// token that starts with one needs no header decoding or parsing.
+pub(crate) fn known_headers(kind: TokenKind, keys: &KeySet) -> Vec<(String, usize)> {
+    keys.all()
+        .iter()
+        .enumerate()
+        .filter_map(|(index, key)| {
+            let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+            header.typ = Some(kind.typ().to_owned());
+            header.kid = Some(key.kid.clone());
+            let json = serde_json::to_vec(&header).ok()?;
+            Some((URL_SAFE_NO_PAD.encode(json), index))
+        })
+        .collect()
+}
+
 /// What the fast path checks a token against.
 pub(crate) struct Rules<'a> {
     pub kind: TokenKind,
     pub keys: &'a KeySet,
+    /// [`known_headers`] of this kind and key set.
+    pub known_headers: &'a [(String, usize)],
     pub issuer: &'a str,
     pub audience: &'a str,
     pub leeway: u64,
@@ -123,16 +142,24 @@ pub(crate) fn decode<C: FromClaims>(token: &str, rules: &Rules<'_>) -> Option<Re
     if parts.next().is_some() {
         return None;
     }
+    // One buffer, for the header and then the claims: the header is done with
+    // once its key is found.
     let mut buffer = [0u8; PART_MAX];
-    let header: Header<'_> = serde_json::from_slice(decoded(header, &mut buffer)?).ok()?;
-    if header.alg != Algorithm::HS256 {
-        return Some(Err(VerifyReason::WrongAlgorithm));
-    }
-    if header.typ.as_deref() != Some(rules.kind.typ()) {
-        return Some(Err(VerifyReason::WrongType));
-    }
-    let Some(key) = header.kid.as_deref().and_then(|kid| rules.keys.find(kid)) else {
-        return Some(Err(VerifyReason::UnknownKey));
+    let key = match rules.known_headers.iter().find(|(known, _)| known == header) {
+        Some(&(_, index)) => rules.keys.all().get(index)?,
+        None => {
+            let header: Header<'_> = serde_json::from_slice(decoded(header, &mut buffer)?).ok()?;
+            if header.alg != Algorithm::HS256 {
+                return Some(Err(VerifyReason::WrongAlgorithm));
+            }
+            if header.typ.as_deref() != Some(rules.kind.typ()) {
+                return Some(Err(VerifyReason::WrongType));
+            }
+            match header.kid.as_deref().and_then(|kid| rules.keys.find(kid)) {
+                Some(key) => key,
+                None => return Some(Err(VerifyReason::UnknownKey)),
+            }
+        }
     };
     let mut mac_bytes = [0u8; 64];
     let written = URL_SAFE_NO_PAD.decode_slice(signature, &mut mac_bytes).ok()?;
@@ -141,7 +168,6 @@ pub(crate) fn decode<C: FromClaims>(token: &str, rules: &Rules<'_>) -> Option<Re
     if mac.verify_slice(&mac_bytes[..written]).is_err() {
         return Some(Err(VerifyReason::BadSignature));
     }
-    let mut buffer = [0u8; PART_MAX];
     let claims: Claims<'_> = serde_json::from_slice(decoded(payload, &mut buffer)?).ok()?;
     let now = jsonwebtoken::get_current_timestamp();
     let exp = claims.exp;

@@ -56,6 +56,10 @@ impl KeySet {
         &self.keys[0]
     }
 
+    pub(crate) fn all(&self) -> &[Key] {
+        &self.keys
+    }
+
     pub(crate) fn find(&self, kid: &str) -> Option<&Key> {
         self.keys.iter().find(|k| k.kid == kid)
     }

@@ -2,7 +2,7 @@
 //! table into `bench/README.md`. Run it through `bench/run`, which installs
 //! `wrk` if missing, runs the criterion benchmarks and builds everything first.
 //!
-//! Settings: `BENCH_SECONDS` (one round, default 5), `BENCH_ROUNDS` (default 3),
+//! Settings: `BENCH_SECONDS` (one round, default 5), `BENCH_ROUNDS` (default 5),
 //! `BENCH_POSTGRES_URL` (a server where it may create and drop `bench_*`
 //! databases; default `postgres://postgres@127.0.0.1:5432/postgres`),
 //! `BENCH_ONLY` (some of `startup,posts,token,login,memory`: a partial run for
@@ -122,7 +122,7 @@ async fn run() -> Result<()> {
         access_secret: secret(),
         refresh_secret: secret(),
         round: Duration::from_secs(env_number("BENCH_SECONDS", 5)?),
-        rounds: usize::try_from(env_number("BENCH_ROUNDS", 3)?)?,
+        rounds: usize::try_from(env_number("BENCH_ROUNDS", 5)?)?,
         auth_bin: process::binary("auth-server")?,
         posts_bin: process::binary("posts-server")?,
         ceiling_bin: process::binary("posts-ceiling")?,

@@ -158,7 +158,19 @@ impl Report {
             })
             .unwrap_or_else(|| "unknown CPU".into());
         let commit = command("git", &["rev-parse", "--short", "HEAD"]);
-        let dirty = !command("git", &["status", "--porcelain", "--untracked-files=no"]).is_empty();
+        // This file is rewritten by every run; other changes make the commit an approximation.
+        let dirty = !command(
+            "git",
+            &[
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!bench/README.md",
+            ],
+        )
+        .is_empty();
         let date = command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
         let _ = writeln!(
             out,
@@ -168,27 +180,32 @@ impl Report {
             if dirty { " with uncommitted changes" } else { "" },
             self.rounds,
             self.round.as_secs(),
-            command("wrk", &["-v"]),
+            command("wrk", &["-v"]).split(" Copyright").next().unwrap_or_default(),
             self.elapsed.as_secs_f64()
         );
         let _ = writeln!(out, "| what | measured | target | |");
         let _ = writeln!(out, "| --- | --- | --- | --- |");
-        let mut group = "";
+        // Grouped by their first appearance, whatever order the measurements ran in.
+        let mut groups: Vec<&str> = Vec::new();
         for row in &self.rows {
-            if row.group != group {
-                group = &row.group;
-                let _ = writeln!(out, "| **{group}** | | | |");
+            if !groups.contains(&row.group.as_str()) {
+                groups.push(&row.group);
             }
-            let met = match row.target.met {
-                Some(true) => "met",
-                Some(false) => "**missed**",
-                None => "",
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {met} |",
-                row.what, row.measured, row.target.label
-            );
+        }
+        for group in groups {
+            let _ = writeln!(out, "| **{group}** | | | |");
+            for row in self.rows.iter().filter(|r| r.group == group) {
+                let met = match row.target.met {
+                    Some(true) => "met",
+                    Some(false) => "**missed**",
+                    None => "",
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {met} |",
+                    row.what, row.measured, row.target.label
+                );
+            }
         }
         for note in &self.notes {
             let _ = writeln!(out, "\n{note}");

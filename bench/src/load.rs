@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::Result;
 use crate::http::{self, Conn};
 
-/// Latency percentiles and throughput of one run.
+/// Latency percentiles and throughput of one run (of this load or of `wrk`).
 #[derive(Debug, Clone, Copy)]
 pub struct Figures {
     pub requests_per_sec: f64,

@@ -102,17 +102,6 @@ fn medians(rounds: &[load::Figures]) -> load::Figures {
     }
 }
 
-impl From<wrk::Figures> for load::Figures {
-    fn from(f: wrk::Figures) -> Self {
-        Self {
-            requests_per_sec: f.requests_per_sec,
-            p50_ms: f.p50_ms,
-            p99_ms: f.p99_ms,
-            failures: f.failures,
-        }
-    }
-}
-
 async fn run() -> Result<()> {
     let started = Instant::now();
     let dir = std::env::temp_dir().join(format!("auth-posts-bench-{}", std::process::id()));
@@ -396,12 +385,8 @@ async fn posts_vs_ceiling(bench: &Bench, pg: Option<&Postgres>, backend: Backend
     }
     let (mut real_rounds, mut top_rounds) = (Vec::new(), Vec::new());
     for _ in 0..bench.rounds {
-        real_rounds.push(load::Figures::from(
-            posts_load(posts.addr, &access, bench.round).run().await?,
-        ));
-        top_rounds.push(load::Figures::from(
-            posts_load(ceiling.addr, &access, bench.round).run().await?,
-        ));
+        real_rounds.push(posts_load(posts.addr, &access, bench.round).run().await?);
+        top_rounds.push(posts_load(ceiling.addr, &access, bench.round).run().await?);
     }
     let (real_f, top_f) = (medians(&real_rounds), medians(&top_rounds));
     let ratio = real_f.requests_per_sec / top_f.requests_per_sec;
@@ -642,7 +627,7 @@ async fn connections(bench: &Bench, auth_url: &str, tokens: Vec<String>, report:
         headers: vec![format!("Authorization: Bearer {access}")],
         script: None,
     };
-    let figures = load::Figures::from(load.run().await?);
+    let figures = load.run().await?;
     let posts_peak = posts.peak_rss_mib()?;
     report.row(
         "Memory",

@@ -6,15 +6,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use crate::Result;
-
-#[derive(Debug, Clone, Copy)]
-pub struct Figures {
-    pub requests_per_sec: f64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    /// Answers other than 2xx/3xx, and connect/read/write/timeout errors.
-    pub failures: u64,
-}
+use crate::load::Figures;
 
 pub struct Load<'a> {
     pub url: String,
@@ -95,6 +87,7 @@ pub fn parse(report: &str) -> Option<Figures> {
         requests_per_sec,
         p50_ms: percentile("50%")?,
         p99_ms: percentile("99%")?,
+        // Answers other than 2xx/3xx, and connect/read/write/timeout errors.
         failures: non_2xx + socket,
     })
 }

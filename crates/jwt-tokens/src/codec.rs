@@ -153,13 +153,9 @@ impl Codec {
         self.decode_checking(token, &self.validation)
     }
 
-    /// The fast path when it can tell, else the full one (`fast.rs`).
-    fn decode_checking<C: DeserializeOwned + FromClaims>(
-        &self,
-        token: &str,
-        validation: &Validation,
-    ) -> Result<C, VerifyError> {
-        let rules = fast::Rules {
+    /// What the fast path checks against: this codec under `validation`.
+    fn rules<'a>(&'a self, validation: &Validation) -> fast::Rules<'a> {
+        fast::Rules {
             kind: self.kind,
             keys: &self.keys,
             known_headers: &self.known_headers,
@@ -168,8 +164,16 @@ impl Codec {
             leeway: validation.leeway,
             validate_exp: validation.validate_exp,
             requires_nbf: validation.required_spec_claims.contains("nbf"),
-        };
-        match fast::decode(token, &rules) {
+        }
+    }
+
+    /// The fast path when it can tell, else the full one (`fast.rs`).
+    fn decode_checking<C: DeserializeOwned + FromClaims>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<C, VerifyError> {
+        match fast::decode(token, &self.rules(validation)) {
             Some(outcome) => outcome.map_err(|reason| self.error(reason)),
             None => self.decode_with(token, validation),
         }
@@ -548,16 +552,7 @@ mod fast_path {
         token: &str,
         validation: &Validation,
     ) -> bool {
-        let rules = fast::Rules {
-            kind: codec.kind,
-            keys: &codec.keys,
-            known_headers: &codec.known_headers,
-            issuer: &codec.issuer,
-            audience: &codec.audience,
-            leeway: validation.leeway,
-            validate_exp: validation.validate_exp,
-            requires_nbf: validation.required_spec_claims.contains("nbf"),
-        };
+        let rules = codec.rules(validation);
         let full = codec.decode_with::<C>(token, validation).map_err(|e| e.reason);
         match fast::decode::<C>(token, &rules) {
             Some(fast) => {
@@ -577,16 +572,7 @@ mod fast_path {
             audience: "posts".into(),
         };
         let token = tokens.issue("u", "n", "s", Duration::from_secs(60)).expect("issued");
-        let rules = fast::Rules {
-            kind: TokenKind::Access,
-            keys: &tokens.codec.keys,
-            known_headers: &tokens.codec.known_headers,
-            issuer: "auth",
-            audience: "posts",
-            leeway: 5,
-            validate_exp: true,
-            requires_nbf: true,
-        };
+        let rules = tokens.codec.rules(&tokens.codec.validation);
         let header = token.split('.').next().expect("a header");
         assert!(tokens.codec.known_headers.iter().any(|(known, _)| known == header));
         let claims: AccessClaims = fast::decode(&token, &rules).expect("decided").expect("valid");

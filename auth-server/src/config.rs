@@ -35,6 +35,10 @@ pub struct Config {
     #[command(flatten)]
     pub database: DatabaseArgs,
 
+    /// Time limits on slow and silent clients, and the connection cap.
+    #[command(flatten)]
+    pub http: service_kit::serve::HttpArgs,
+
     #[command(flatten)]
     pub tokens: TokenArgs,
 

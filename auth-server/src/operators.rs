@@ -55,7 +55,13 @@ impl From<StoreError> for Failure {
 
 /// Runs `operation` on the database of `config`; exit code 1 with one line on stderr if it fails.
 pub async fn run(config: &Config, operation: Operation) -> ExitCode {
-    let outcome = match open_store(&config.database_url, &config.database).await {
+    let outcome = match open_store(
+        &config.database_url,
+        &config.database,
+        service_kit::sqlite::Access::Shared,
+    )
+    .await
+    {
         Ok(store) => {
             let outcome = match operation {
                 Operation::User(command) => user(&store, command).await,

@@ -73,7 +73,7 @@ impl AuthStore for PostgresStore {
 
     async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError> {
         let now_s = spend.now_ms / 1000;
-        let rotated: Option<(i64, String)> = sqlx::query_as(
+        let rotated: Vec<(i64, String)> = sqlx::query_as(
             "UPDATE sessions SET previous_jti = current_jti, current_jti = $1, rotated_at = $2 \
              WHERE id = $3 AND user_id = $4 AND current_jti = $5 AND revoked_at IS NULL AND expires_at > $6 \
              RETURNING expires_at, (SELECT username FROM users WHERE users.id = sessions.user_id)",
@@ -84,9 +84,9 @@ impl AuthStore for PostgresStore {
         .bind(spend.user_id)
         .bind(spend.jti)
         .bind(now_s)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        if let Some((expires_at, username)) = rotated {
+        if let Some((expires_at, username)) = rotated.into_iter().next() {
             return Ok(Rotation::Rotated { username, expires_at });
         }
         // Not current: hold the live session's row while deciding, so that no

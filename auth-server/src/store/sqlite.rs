@@ -1,7 +1,7 @@
 //! The embedded SQLite implementation of [`AuthStore`].
 
 use async_trait::async_trait;
-use service_kit::sqlite::SqlitePools;
+use service_kit::sqlite::{Access, SqlitePools};
 use sqlx::migrate::Migrator;
 
 use super::{AuthStore, LiveSession, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary};
@@ -14,9 +14,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) and migrates the database at `url`.
-    pub async fn open(url: &str) -> Result<Self, String> {
-        let pools = service_kit::sqlite::open(url, &MIGRATOR).await?;
+    /// Opens (creating if missing) and migrates the database at `url`, for a server (the
+    /// file's only one) or an operator command beside it.
+    pub async fn open(url: &str, access: Access) -> Result<Self, String> {
+        let pools = service_kit::sqlite::open(url, &MIGRATOR, access).await?;
         Ok(Self { pools })
     }
 }
@@ -65,8 +66,9 @@ impl AuthStore for SqliteStore {
     async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError> {
         let now_s = spend.now_ms / 1000;
         // The compare-and-swap on `current_jti` is the whole guarantee: the
-        // database applies it to one request at a time.
-        let rotated: Option<(i64, String)> = sqlx::query_as(
+        // database applies it to one request at a time. Run to completion (`fetch_all`), so
+        // that a commit that fails (a full disk) is an error, not a row already handed out.
+        let rotated: Vec<(i64, String)> = sqlx::query_as(
             "UPDATE sessions SET previous_jti = current_jti, current_jti = ?, rotated_at = ? \
              WHERE id = ? AND user_id = ? AND current_jti = ? AND revoked_at IS NULL AND expires_at > ? \
              RETURNING expires_at, (SELECT username FROM users WHERE users.id = sessions.user_id)",
@@ -77,9 +79,9 @@ impl AuthStore for SqliteStore {
         .bind(spend.user_id)
         .bind(spend.jti)
         .bind(now_s)
-        .fetch_optional(&self.pools.writer)
+        .fetch_all(&self.pools.writer)
         .await?;
-        if let Some((expires_at, username)) = rotated {
+        if let Some((expires_at, username)) = rotated.into_iter().next() {
             return Ok(Rotation::Rotated { username, expires_at });
         }
         // Not current. Read the live session and decide in one transaction
@@ -198,7 +200,6 @@ impl AuthStore for SqliteStore {
     }
 
     async fn close(&self) {
-        self.pools.writer.close().await;
-        self.pools.reader.close().await;
+        self.pools.close().await;
     }
 }

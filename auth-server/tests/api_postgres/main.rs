@@ -16,6 +16,8 @@ mod binary;
 mod cli;
 #[path = "../api/cors.rs"]
 mod cors;
+#[path = "../api/crash.rs"]
+mod crash;
 #[path = "../api/errors.rs"]
 mod errors;
 #[path = "../api/forgery.rs"]

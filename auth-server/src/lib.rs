@@ -1,6 +1,7 @@
 //! The auth server: users, passwords, sessions, and the tokens that prove them.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod metrics;
@@ -103,6 +104,8 @@ pub struct AppState {
     pub addresses: AddressSource,
     /// Whether `POST /register` takes sign-ups.
     pub registration: config::Registration,
+    /// This instance's clock.
+    pub clock: clock::Clock,
 }
 
 /// Every route with its OpenAPI description (`#[utoipa::path]` on each handler):
@@ -180,6 +183,7 @@ impl Application {
                 trusted_header: config.limits.trusted_proxy_header.clone(),
             },
             registration: config.registration,
+            clock: config.clock,
         };
         let listen_error = |e| StartError(format!("AUTH_ADDR: cannot listen on {} ({e})", config.addr));
         let listener = TcpListener::bind(config.addr).await.map_err(listen_error)?;
@@ -224,7 +228,7 @@ async fn purge_sessions(store: Arc<dyn AuthStore>, interval: Duration) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match store.purge_ended_sessions(service_kit::now_unix_ms()).await {
+        match store.purge_ended_sessions().await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "ended sessions purged"),
             Err(err) => tracing::warn!(error = %err, "purging ended sessions failed"),

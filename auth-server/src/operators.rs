@@ -94,7 +94,7 @@ async fn user(store: &Arc<dyn AuthStore>, command: UserCommand) -> Result<(), Fa
         }
         UserCommand::RevokeSessions { username } => {
             let user = existing(store, username).await?;
-            let ended = store.revoke_all_sessions(&user.id, now_unix_ms()).await?;
+            let ended = store.revoke_all_sessions(&user.id).await?;
             println!("{ended}");
             Ok(())
         }
@@ -172,7 +172,7 @@ struct Listed {
 
 async fn list(store: &Arc<dyn AuthStore>, json: bool) -> Result<(), Failure> {
     let users: Vec<Listed> = store
-        .list_users(now_unix_ms())
+        .list_users()
         .await?
         .into_iter()
         .map(|user| Listed {

@@ -59,6 +59,7 @@ async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshToken
         limits: Arc::new(Limits::from_config(&config)),
         addresses: AddressSource::default(),
         registration: config.registration,
+        clock: config.clock,
     };
     (
         app(state),

@@ -44,6 +44,7 @@ async fn router() -> axum::Router {
         limits: Arc::new(Limits::from_config(&config)),
         addresses: AddressSource::default(),
         registration: config.registration,
+        clock: config.clock,
     })
 }
 

@@ -51,6 +51,8 @@ mod register;
 #[path = "../api/token.rs"]
 mod token;
 
+#[path = "../api/clocks.rs"]
+mod clocks;
 #[path = "../api/instances.rs"]
 mod instances;
 #[path = "../api/pg_faults.rs"]

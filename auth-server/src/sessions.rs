@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use jwt_tokens::now_unix;
 use serde::Serialize;
 use service_kit::ApiError;
 
@@ -36,19 +35,18 @@ fn secs(value: Duration) -> i64 {
 
 /// Starts a session for a user who just proved their password.
 pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<TokenPair, ApiError> {
-    let now = state.clock.now_ms();
     let session = NewSession {
         id: new_id(),
         user_id: user_id.to_owned(),
         jti: new_id(),
         ttl_s: secs(state.settings.refresh_ttl),
     };
-    let expires_at = state.store.create_session(&session).await?;
+    let (created_at_ms, expires_at) = state.store.create_session(&session).await?;
     tracing::info!(session = %session.id, user = %user_id, "session started");
     let refresh = Refresh {
         sid: &session.id,
         jti: &session.jti,
-        issued_at_ms: now,
+        issued_at_ms: created_at_ms,
         expires_at,
     };
     pair(state, user_id, username, &refresh)
@@ -57,7 +55,6 @@ pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<To
 /// Spends a verified refresh token and returns the session's next pair.
 pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Result<TokenPair, ApiError> {
     let next_jti = new_id();
-    let now_ms = state.clock.now_ms();
     let spend = Spend {
         sid,
         user_id,
@@ -66,12 +63,16 @@ pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Re
         grace_ms: i64::try_from(state.settings.reuse_grace.as_millis()).unwrap_or(i64::MAX),
     };
     match state.store.rotate(spend).await? {
-        Rotation::Rotated { username, expires_at } => {
+        Rotation::Rotated {
+            username,
+            expires_at,
+            rotated_at_ms,
+        } => {
             metrics::refresh(metrics::Refresh::Rotated);
             let refresh = Refresh {
                 sid,
                 jti: &next_jti,
-                issued_at_ms: now_ms,
+                issued_at_ms: rotated_at_ms,
                 expires_at,
             };
             pair(state, user_id, &username, &refresh)
@@ -122,7 +123,8 @@ pub fn refused(message: &'static str) -> ApiError {
     ApiError::bearer(StatusCode::FORBIDDEN, "invalid_grant", message).with_challenge("invalid_token")
 }
 
-/// The refresh token of a pair: which one, and when it was made current.
+/// The refresh token of a pair: which one, and when it was made current (by the database's
+/// clock, so that the grace window hands out the very same token again).
 struct Refresh<'a> {
     sid: &'a str,
     jti: &'a str,
@@ -131,17 +133,18 @@ struct Refresh<'a> {
     expires_at: i64,
 }
 
-/// The pair for `refresh`'s session; the access token ends no later than the session does.
+/// The pair for `refresh`'s session. The access token is stamped by this instance's clock and
+/// ends no later than the session does.
 fn pair(state: &AppState, user_id: &str, username: &str, refresh: &Refresh<'_>) -> Result<TokenPair, ApiError> {
-    let left = u64::try_from(refresh.expires_at)
-        .unwrap_or_default()
-        .saturating_sub(now_unix());
-    let ttl = state.settings.access_ttl.min(Duration::from_secs(left));
+    let seconds = |value: i64| u64::try_from(value).unwrap_or_default();
+    let now = seconds(state.clock.now_ms() / 1000);
+    let exp = now
+        .saturating_add(state.settings.access_ttl.as_secs())
+        .min(seconds(refresh.expires_at));
     let access_token = state
         .access
-        .issue(user_id, username, refresh.sid, ttl)
+        .issue_at(user_id, username, refresh.sid, now, exp)
         .map_err(ApiError::internal)?;
-    let seconds = |value: i64| u64::try_from(value).unwrap_or(now_unix());
     let refresh_token = state
         .refresh
         .issue_at(
@@ -156,6 +159,6 @@ fn pair(state: &AppState, user_id: &str, username: &str, refresh: &Refresh<'_>) 
         access_token,
         refresh_token,
         token_type: "Bearer",
-        expires_in: ttl.as_secs(),
+        expires_in: exp.saturating_sub(now),
     })
 }

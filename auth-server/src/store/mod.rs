@@ -63,7 +63,12 @@ pub struct Spend<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rotation {
     /// It was the current token: it is spent now, and `next_jti` is current.
-    Rotated { username: String, expires_at: i64 },
+    Rotated {
+        username: String,
+        expires_at: i64,
+        /// When `next_jti` became current, by the database's clock.
+        rotated_at_ms: i64,
+    },
     /// It was spent less than the grace period ago: nothing changes, and the
     /// session's current token (`current_jti`, made current at `rotated_at_ms`) is handed out again.
     Grace {
@@ -146,8 +151,9 @@ pub trait AuthStore: Send + Sync {
 
     async fn find_user(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Stores a session starting now; returns when it ends (Unix seconds, the database's clock).
-    async fn create_session(&self, session: &NewSession) -> Result<i64, StoreError>;
+    /// Stores a session starting now; returns when it started (Unix milliseconds) and when it
+    /// ends (Unix seconds), by the database's clock.
+    async fn create_session(&self, session: &NewSession) -> Result<(i64, i64), StoreError>;
 
     /// Spends refresh token `jti` of session `sid` (owned by `user_id`) and
     /// makes `next_jti` current, in one conditional update: of any number of

@@ -71,14 +71,14 @@ impl AuthStore for PostgresStore {
         )
     }
 
-    async fn create_session(&self, session: &NewSession) -> Result<i64, StoreError> {
+    async fn create_session(&self, session: &NewSession) -> Result<(i64, i64), StoreError> {
         // Read to completion: an error after the row (the commit) is not lost.
-        let ends: Vec<(i64,)> = sqlx::query_as(concat!(
+        let stored: Vec<(i64, i64)> = sqlx::query_as(concat!(
             "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at) VALUES ($1, $2, $3, ",
             now_ms!(),
             ", ",
             now_s!(),
-            " + $4) RETURNING expires_at"
+            " + $4) RETURNING created_at, expires_at"
         ))
         .bind(&session.id)
         .bind(&session.user_id)
@@ -86,17 +86,17 @@ impl AuthStore for PostgresStore {
         .bind(session.ttl_s)
         .fetch_all(&self.pool)
         .await?;
-        Ok(ends.first().map_or(0, |(ends,)| *ends))
+        stored.into_iter().next().ok_or_else(|| sqlx::Error::RowNotFound.into())
     }
 
     async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError> {
         // Read to completion: an error after the row (the commit) is not lost.
-        let rotated: Vec<(i64, String)> = sqlx::query_as(concat!(
+        let rotated: Vec<(i64, i64, String)> = sqlx::query_as(concat!(
             "UPDATE sessions SET previous_jti = current_jti, current_jti = $1, rotated_at = ",
             now_ms!(),
             " WHERE id = $2 AND user_id = $3 AND current_jti = $4 AND revoked_at IS NULL AND expires_at > ",
             now_s!(),
-            " RETURNING expires_at, (SELECT username FROM users WHERE users.id = sessions.user_id)"
+            " RETURNING expires_at, rotated_at, (SELECT username FROM users WHERE users.id = sessions.user_id)"
         ))
         .bind(spend.next_jti)
         .bind(spend.sid)
@@ -104,8 +104,12 @@ impl AuthStore for PostgresStore {
         .bind(spend.jti)
         .fetch_all(&self.pool)
         .await?;
-        if let Some((expires_at, username)) = rotated.into_iter().next() {
-            return Ok(Rotation::Rotated { username, expires_at });
+        if let Some((expires_at, rotated_at_ms, username)) = rotated.into_iter().next() {
+            return Ok(Rotation::Rotated {
+                username,
+                expires_at,
+                rotated_at_ms,
+            });
         }
         // Not current: hold the live session's row while deciding, so that no
         // rotation on another instance slips in between. The clock is read after the lock.

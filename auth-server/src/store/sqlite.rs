@@ -64,14 +64,14 @@ impl AuthStore for SqliteStore {
         )
     }
 
-    async fn create_session(&self, session: &NewSession) -> Result<i64, StoreError> {
+    async fn create_session(&self, session: &NewSession) -> Result<(i64, i64), StoreError> {
         // Read to completion: the commit's outcome is the statement's.
-        let ends: Vec<(i64,)> = sqlx::query_as(concat!(
+        let stored: Vec<(i64, i64)> = sqlx::query_as(concat!(
             "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at) VALUES (?, ?, ?, ",
             now_ms!(),
             ", ",
             now_s!(),
-            " + ?) RETURNING expires_at"
+            " + ?) RETURNING created_at, expires_at"
         ))
         .bind(&session.id)
         .bind(&session.user_id)
@@ -79,19 +79,19 @@ impl AuthStore for SqliteStore {
         .bind(session.ttl_s)
         .fetch_all(&self.pools.writer)
         .await?;
-        Ok(ends.first().map_or(0, |(ends,)| *ends))
+        stored.into_iter().next().ok_or_else(|| sqlx::Error::RowNotFound.into())
     }
 
     async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError> {
         // The compare-and-swap on `current_jti` is the whole guarantee: the
         // database applies it to one request at a time. Run to completion (`fetch_all`), so
         // that a commit that fails (a full disk) is an error, not a row already handed out.
-        let rotated: Vec<(i64, String)> = sqlx::query_as(concat!(
+        let rotated: Vec<(i64, i64, String)> = sqlx::query_as(concat!(
             "UPDATE sessions SET previous_jti = current_jti, current_jti = ?, rotated_at = ",
             now_ms!(),
             " WHERE id = ? AND user_id = ? AND current_jti = ? AND revoked_at IS NULL AND expires_at > ",
             now_s!(),
-            " RETURNING expires_at, (SELECT username FROM users WHERE users.id = sessions.user_id)"
+            " RETURNING expires_at, rotated_at, (SELECT username FROM users WHERE users.id = sessions.user_id)"
         ))
         .bind(spend.next_jti)
         .bind(spend.sid)
@@ -99,8 +99,12 @@ impl AuthStore for SqliteStore {
         .bind(spend.jti)
         .fetch_all(&self.pools.writer)
         .await?;
-        if let Some((expires_at, username)) = rotated.into_iter().next() {
-            return Ok(Rotation::Rotated { username, expires_at });
+        if let Some((expires_at, rotated_at_ms, username)) = rotated.into_iter().next() {
+            return Ok(Rotation::Rotated {
+                username,
+                expires_at,
+                rotated_at_ms,
+            });
         }
         // Not current. Read the live session and decide in one transaction
         // on the single writer connection, so no rotation slips in between.

@@ -275,14 +275,27 @@ impl AccessTokens {
     /// Signs an access token for `user` in session `sid`, valid for `ttl` from now.
     pub fn issue(&self, user_id: &str, username: &str, sid: &str, ttl: Duration) -> Result<String, IssueError> {
         let now = now_unix();
+        self.issue_at(user_id, username, sid, now, now.saturating_add(ttl.as_secs()))
+    }
+
+    /// Signs an access token issued (and valid from) `issued_at`, ending at `expires_at`
+    /// (Unix seconds), for an issuer whose clock or session end decides them.
+    pub fn issue_at(
+        &self,
+        user_id: &str,
+        username: &str,
+        sid: &str,
+        issued_at: u64,
+        expires_at: u64,
+    ) -> Result<String, IssueError> {
         self.sign(&AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             sub: user_id.to_owned(),
             name: username.to_owned(),
-            iat: now,
-            nbf: now,
-            exp: now.saturating_add(ttl.as_secs()),
+            iat: issued_at,
+            nbf: issued_at,
+            exp: expires_at,
             jti: uuid::Uuid::new_v4().to_string(),
             sid: sid.to_owned(),
         })

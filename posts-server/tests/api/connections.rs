@@ -15,9 +15,14 @@ use crate::helpers::{ACCESS_SECRET, TestDir, token_for};
 /// The header timeout the servers of these tests run with.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A connection that sends half a request head, then waits.
+/// A connection that sends half a request head, then waits; `None` if the server did not take
+/// it within two seconds (a server that no longer accepts fills its backlog, and then a connect
+/// waits for minutes).
 async fn slow_client(server: &ServerProcess) -> Option<TcpStream> {
-    let mut stream = TcpStream::connect(server.addr()).await.ok()?;
+    let mut stream = timeout(Duration::from_secs(2), TcpStream::connect(server.addr()))
+        .await
+        .ok()?
+        .ok()?;
     stream
         .write_all(b"GET /posts HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
         .await

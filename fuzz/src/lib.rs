@@ -16,6 +16,8 @@ use jwt_tokens::{
 };
 use serde_json::{Map, Value};
 
+pub mod differential;
+
 pub const ACCESS_SECRET: &str = "fuzz-access-secret-0123456789-abcdefghijklmn";
 pub const REFRESH_SECRET: &str = "fuzz-refresh-secret-0123456789-abcdefghijklm";
 pub const ISSUER: &str = "auth-server";
@@ -77,6 +79,13 @@ pub fn fixture() -> &'static Fixture {
             refresh_kid: kid(REFRESH_SECRET),
         }
     })
+}
+
+impl Fixture {
+    /// The `kid` of the refresh or the access key.
+    pub fn kid(&self, refresh: bool) -> &str {
+        if refresh { &self.refresh_kid } else { &self.access_kid }
+    }
 }
 
 /// The tokens committed under `seeds/`: valid until [`SEED_EXPIRY`].
@@ -493,6 +502,18 @@ mod tests {
                 "authorization_header/two-headers",
                 format!("Bearer {access}\nBearer {refresh}"),
             ),
+            ("differential/access", access.clone()),
+            ("differential/refresh", refresh.clone()),
+            ("differential/access-array-header", array_header(&access, ACCESS_SECRET)),
+            ("differential/access-array-claims", array_claims(&access, ACCESS_SECRET)),
+            (
+                "differential/refresh-array-header",
+                array_header(&refresh, REFRESH_SECRET),
+            ),
+            (
+                "differential/refresh-array-claims",
+                array_claims(&refresh, REFRESH_SECRET),
+            ),
         ];
         for (name, content) in &seeds {
             let path = dir.join(name);
@@ -513,6 +534,36 @@ mod tests {
             check_header_values(&[bearer.as_bytes()]).as_deref(),
             Some(access.as_str())
         );
+    }
+
+    fn segment_json(token: &str, index: usize) -> Value {
+        let segment = token.split('.').nth(index).expect("a three-part token");
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).expect("base64url")).expect("JSON")
+    }
+
+    /// `token` re-signed with its header as `[alg, typ, kid]`.
+    fn array_header(token: &str, secret: &str) -> String {
+        let header = segment_json(token, 0);
+        let array = serde_json::json!([header["alg"], header["typ"], header["kid"]]);
+        sign_raw(
+            array.to_string().as_bytes(),
+            segment_json(token, 1).to_string().as_bytes(),
+            secret,
+        )
+    }
+
+    /// `token` re-signed with its claims as an array in the order of `AccessClaims`.
+    fn array_claims(token: &str, secret: &str) -> String {
+        let mut claims = segment_json(token, 1);
+        if claims.get("nbf").is_none() {
+            claims["nbf"] = claims["iat"].clone();
+        }
+        let order = ["iss", "aud", "sub", "name", "iat", "nbf", "exp", "jti", "sid"];
+        let array = Value::Array(order.iter().map(|name| claims[*name].clone()).collect());
+        let header = URL_SAFE_NO_PAD
+            .decode(token.split('.').next().expect("a header"))
+            .expect("base64url");
+        sign_raw(&header, array.to_string().as_bytes(), secret)
     }
 
     #[test]

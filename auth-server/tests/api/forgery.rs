@@ -98,6 +98,29 @@ impl Victim {
     fn jwk_embedded(&self, kid: Option<&str>) -> String {
         jwk_embedded("rt+jwt", kid, &self.claims, ATTACKER_SECRET)
     }
+
+    /// The victim's claims as an array of their values, in the order the
+    /// access claims declare theirs: `name` null, `nbf` the issue time.
+    fn claims_in_order(&self) -> Value {
+        let claims = with(self.claims.clone(), "nbf", self.claims["iat"].clone());
+        let order = ["iss", "aud", "sub", "name", "iat", "nbf", "exp", "jti", "sid"];
+        Value::Array(order.iter().map(|name| claims[*name].clone()).collect())
+    }
+
+    /// Signed with the real refresh key, the victim's claims under an array header.
+    fn array_headed(&self) -> String {
+        self.headed(&array_header())
+    }
+
+    /// Signed with the real refresh key, the issued header over the victim's claims as an array.
+    fn array_claimed(&self) -> String {
+        self.signed(&self.claims_in_order())
+    }
+}
+
+/// `[alg, typ, kid]` of the issued header, as an array instead of an object.
+fn array_header() -> Value {
+    json!(["HS256", "rt+jwt", refresh_kid()])
 }
 
 // ---------------------------------------------------------------------------
@@ -447,6 +470,16 @@ fn rows(victim: &Victim, control: &Value) -> Vec<Row> {
             "crit header, right key",
             victim.headed(&with(refresh_header(), "crit", json!(["exp"]))),
         ),
+        // --- JSON arrays where RFC 7515 §4 and RFC 7519 §7.2 require objects, right key -----
+        refused("header a JSON array [alg, typ, kid]", victim.array_headed()),
+        refused(
+            "claims a JSON array of the values, name null and nbf set",
+            victim.array_claimed(),
+        ),
+        refused(
+            "header and claims both JSON arrays",
+            craft(&array_header(), &victim.claims_in_order(), REFRESH_SECRET),
+        ),
         // --- garbage ----------------------------------------------------------------------
         refused("one segment", "abcdef".to_owned()),
         refused("three short segments", "a.b.c".to_owned()),
@@ -585,6 +618,28 @@ async fn every_forged_refresh_token_and_bad_body_gets_its_answer() {
 
     // None of the forgeries spent or revoked the victim's session: its real
     // refresh token still rotates, and so does the next one.
+    let next = app.refreshed(&victim.tokens.refresh).await;
+    app.refreshed(&next.refresh).await;
+}
+
+/// `DELETE /logout` answers `204` whatever the token, so what shows is the
+/// session: array-shaped tokens of the victim's session, correctly signed, end
+/// nothing, with either scope, and the victim's refresh token still rotates.
+#[tokio::test]
+async fn array_shaped_refresh_tokens_log_nobody_out() {
+    let app = spawn_app().await;
+    let (_, tokens) = app.user_with_session("victim").await;
+    let claims = serde_json::to_value(app.refresh_claims(&tokens.refresh)).expect("claims as JSON");
+    let victim = Victim { tokens, claims };
+    for (name, token) in [
+        ("array header", victim.array_headed()),
+        ("array claims", victim.array_claimed()),
+    ] {
+        for scope in [None, Some("global")] {
+            let status = app.logout(&token, scope).await.status().as_u16();
+            assert_eq!(status, 204, "`{name}`, scope {scope:?}");
+        }
+    }
     let next = app.refreshed(&victim.tokens.refresh).await;
     app.refreshed(&next.refresh).await;
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::fast::{self, FromClaims};
-use crate::keys::KeySet;
+use crate::keys::{Key, KeySet};
 use crate::{AccessClaims, RefreshClaims, now_unix};
 
 /// Who issues tokens, for whom, and how much clock skew is forgiven.
@@ -149,8 +149,8 @@ impl Codec {
         Ok(())
     }
 
-    fn decode<C: DeserializeOwned + FromClaims>(&self, token: &str) -> Result<C, VerifyError> {
-        self.decode_checking(token, &self.validation)
+    fn decode<C: DeserializeOwned + FromClaims>(&self, token: &str, path: Path) -> Result<C, VerifyError> {
+        self.decode_checking(token, &self.validation, path)
     }
 
     /// What the fast path checks against: this codec under `validation`.
@@ -172,8 +172,13 @@ impl Codec {
         &self,
         token: &str,
         validation: &Validation,
+        path: Path,
     ) -> Result<C, VerifyError> {
-        match fast::decode(token, &self.rules(validation)) {
+        let fast = match path {
+            Path::Fast => fast::decode(token, &self.rules(validation)),
+            Path::Library => None,
+        };
+        match fast {
             Some(outcome) => outcome.map_err(|reason| self.error(reason)),
             None => self.decode_with(token, validation),
         }
@@ -181,34 +186,42 @@ impl Codec {
 
     fn decode_with<C: DeserializeOwned>(&self, token: &str, validation: &Validation) -> Result<C, VerifyError> {
         // A header that does not parse (including `alg: none`, which is no
-        // algorithm jsonwebtoken knows) makes the whole token malformed.
+        // algorithm jsonwebtoken knows, and anything but a JSON object) makes
+        // the whole token malformed.
         let header = jsonwebtoken::decode_header(token).map_err(|_| self.error(VerifyReason::Malformed))?;
-        if header.alg != Algorithm::HS256 {
-            return Err(self.error(VerifyReason::WrongAlgorithm));
-        }
-        if header.typ.as_deref() != Some(self.kind.typ()) {
-            return Err(self.error(VerifyReason::WrongType));
-        }
-        // Key-locating headers are never honoured: a key is found by `kid` alone.
-        let forbidden = [
-            ("jku", header.jku.is_some()),
-            ("jwk", header.jwk.is_some()),
-            ("x5u", header.x5u.is_some()),
-            ("x5c", header.x5c.is_some()),
-            ("crit", header.crit.is_some()),
-        ];
-        if let Some((name, _)) = forbidden.iter().find(|(_, present)| *present) {
-            return Err(self.error(VerifyReason::ForbiddenHeader(name)));
-        }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.keys.find(kid))
-            .ok_or_else(|| self.error(VerifyReason::UnknownKey))?;
+        let key = header_key(self.kind, &self.keys, &header).map_err(|reason| self.error(reason))?;
         jsonwebtoken::decode::<C>(token, &key.decoding, validation)
             .map(|data| data.claims)
             .map_err(|e| self.error(reason_of(e.kind())))
     }
+}
+
+/// The key a parsed header names, or why the token is refused, checked in
+/// this order: HS256, the kind's `typ`, no key-locating header, a known `kid`.
+/// Both paths judge a header with it.
+pub(crate) fn header_key<'k>(kind: TokenKind, keys: &'k KeySet, header: &Header) -> Result<&'k Key, VerifyReason> {
+    if header.alg != Algorithm::HS256 {
+        return Err(VerifyReason::WrongAlgorithm);
+    }
+    if header.typ.as_deref() != Some(kind.typ()) {
+        return Err(VerifyReason::WrongType);
+    }
+    // Key-locating headers are never honoured: a key is found by `kid` alone.
+    let forbidden = [
+        ("jku", header.jku.is_some()),
+        ("jwk", header.jwk.is_some()),
+        ("x5u", header.x5u.is_some()),
+        ("x5c", header.x5c.is_some()),
+        ("crit", header.crit.is_some()),
+    ];
+    if let Some((name, _)) = forbidden.iter().find(|(_, present)| *present) {
+        return Err(VerifyReason::ForbiddenHeader(name));
+    }
+    header
+        .kid
+        .as_deref()
+        .and_then(|kid| keys.find(kid))
+        .ok_or(VerifyReason::UnknownKey)
 }
 
 /// Whether `text` holds a control character (Unicode's `Cc`: U+0000–U+001F,
@@ -219,6 +232,14 @@ fn has_control(text: &str) -> bool {
     bytes.iter().enumerate().any(|(i, &b)| {
         b < 0x20 || b == 0x7F || (b == 0xC2 && bytes.get(i + 1).is_some_and(|next| (0x80..=0x9F).contains(next)))
     })
+}
+
+/// Which way a token is decoded: the fast path where it can tell, or
+/// `jsonwebtoken` alone, the reference the fast path is fuzzed against.
+#[derive(Clone, Copy)]
+enum Path {
+    Fast,
+    Library,
 }
 
 /// The most clock skew a verifier allows, whatever it is configured with: one day.
@@ -307,7 +328,18 @@ impl AccessTokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
-        let claims: AccessClaims = self.codec.decode(token)?;
+        self.verify_on(token, Path::Fast)
+    }
+
+    /// [`verify`](Self::verify) through `jsonwebtoken` alone, without the fast
+    /// path: for the differential fuzz target, not for services.
+    #[doc(hidden)]
+    pub fn verify_by_library(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        self.verify_on(token, Path::Library)
+    }
+
+    fn verify_on(&self, token: &str, path: Path) -> Result<AccessClaims, VerifyError> {
+        let claims: AccessClaims = self.codec.decode(token, path)?;
         self.codec
             .printable([&claims.sub, &claims.name, &claims.sid, &claims.jti])?;
         Ok(claims)
@@ -376,7 +408,18 @@ impl RefreshTokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<RefreshClaims, VerifyError> {
-        let claims: RefreshClaims = self.codec.decode(token)?;
+        self.verify_on(token, Path::Fast)
+    }
+
+    /// [`verify`](Self::verify) through `jsonwebtoken` alone, without the fast
+    /// path: for the differential fuzz target, not for services.
+    #[doc(hidden)]
+    pub fn verify_by_library(&self, token: &str) -> Result<RefreshClaims, VerifyError> {
+        self.verify_on(token, Path::Library)
+    }
+
+    fn verify_on(&self, token: &str, path: Path) -> Result<RefreshClaims, VerifyError> {
+        let claims: RefreshClaims = self.codec.decode(token, path)?;
         self.codec.printable([&claims.sub, &claims.sid, &claims.jti])?;
         Ok(claims)
     }
@@ -384,9 +427,20 @@ impl RefreshTokens {
     /// The claims of a token whose one fault is that it has expired (every
     /// other check passes, the signature included): to log which session it was.
     pub fn expired_claims(&self, token: &str) -> Option<RefreshClaims> {
+        self.expired_claims_on(token, Path::Fast)
+    }
+
+    /// [`expired_claims`](Self::expired_claims) through `jsonwebtoken` alone:
+    /// for the differential fuzz target, not for services.
+    #[doc(hidden)]
+    pub fn expired_claims_by_library(&self, token: &str) -> Option<RefreshClaims> {
+        self.expired_claims_on(token, Path::Library)
+    }
+
+    fn expired_claims_on(&self, token: &str, path: Path) -> Option<RefreshClaims> {
         let mut validation = self.codec.validation.clone();
         validation.validate_exp = false;
-        let claims: RefreshClaims = self.codec.decode_checking(token, &validation).ok()?;
+        let claims: RefreshClaims = self.codec.decode_checking(token, &validation, path).ok()?;
         self.codec.printable([&claims.sub, &claims.sid, &claims.jti]).ok()?;
         Some(claims)
     }

@@ -102,6 +102,15 @@ fn refresh_claims() -> Value {
     })
 }
 
+/// The fields of `AccessClaims` and `RefreshClaims`, in declaration order.
+const ACCESS_CLAIM_ORDER: &[&str] = &["iss", "aud", "sub", "name", "iat", "nbf", "exp", "jti", "sid"];
+const REFRESH_CLAIM_ORDER: &[&str] = &["iss", "aud", "sub", "iat", "exp", "jti", "sid"];
+
+/// The values of `claims` as a JSON array in `order` (`null` where one is absent).
+fn in_order(claims: &Value, order: &[&str]) -> Value {
+    Value::Array(order.iter().map(|name| claims[*name].clone()).collect())
+}
+
 /// An access token signed with the real access key, with these claims.
 fn access_with(claims: &Value) -> String {
     craft(&access_header(), claims, ACCESS_SECRET)
@@ -1019,6 +1028,61 @@ fn cases() -> Vec<Case> {
                 b"user=admin",
                 ACCESS_SECRET.as_bytes(),
                 Algorithm::HS256,
+            ),
+            Err(InvalidClaims),
+        ),
+        // --- JSON arrays where RFC 7515 §4 and RFC 7519 §7.2 require objects ------------
+        // Correctly signed; serde's derived deserializers would read an array as
+        // a struct's fields in order, so each holds exactly what an object would.
+        access(
+            "header a JSON array [alg, typ, kid], validly signed",
+            access_headed(&json!(["HS256", "at+jwt", access_kid()])),
+            Err(Malformed),
+        ),
+        access(
+            "claims a JSON array of the values in the order of AccessClaims, validly signed",
+            access_with(&in_order(&access_claims(), ACCESS_CLAIM_ORDER)),
+            Err(InvalidClaims),
+        ),
+        access(
+            "claims a JSON array after leading whitespace, validly signed",
+            craft_raw(
+                access_header().to_string().as_bytes(),
+                format!(" \n\t{}", in_order(&access_claims(), ACCESS_CLAIM_ORDER)).as_bytes(),
+                ACCESS_SECRET.as_bytes(),
+                Algorithm::HS256,
+            ),
+            Err(InvalidClaims),
+        ),
+        access(
+            "header and claims both JSON arrays, validly signed",
+            craft(
+                &json!(["HS256", "at+jwt", access_kid()]),
+                &in_order(&access_claims(), ACCESS_CLAIM_ORDER),
+                ACCESS_SECRET,
+            ),
+            Err(Malformed),
+        ),
+        refresh(
+            "refresh: header a JSON array [alg, typ, kid], validly signed",
+            craft(&json!(["HS256", "rt+jwt", refresh_kid()]), &refresh_claims(), REFRESH_SECRET),
+            Err(Malformed),
+        ),
+        refresh(
+            "refresh: claims a JSON array (name null, nbf set), validly signed",
+            craft(
+                &refresh_header(),
+                &in_order(&with(refresh_claims(), "nbf", json!(now)), ACCESS_CLAIM_ORDER),
+                REFRESH_SECRET,
+            ),
+            Err(InvalidClaims),
+        ),
+        refresh(
+            "refresh: claims a JSON array in the order of RefreshClaims, validly signed",
+            craft(
+                &refresh_header(),
+                &in_order(&refresh_claims(), REFRESH_CLAIM_ORDER),
+                REFRESH_SECRET,
             ),
             Err(InvalidClaims),
         ),

@@ -100,6 +100,28 @@ fn access_jwk_embedded(kid: Option<&str>) -> String {
     jwk_embedded("at+jwt", kid, &access_claims(), ATTACKER_SECRET)
 }
 
+/// `[alg, typ, kid]` of the issued header, as an array instead of an object.
+fn array_header() -> Value {
+    json!(["HS256", "at+jwt", access_kid()])
+}
+
+/// The victim's claims as an array, in the order `AccessClaims` declares them.
+fn claims_in_order() -> Value {
+    let claims = access_claims();
+    let order = ["iss", "aud", "sub", "name", "iat", "nbf", "exp", "jti", "sid"];
+    Value::Array(order.iter().map(|name| claims[*name].clone()).collect())
+}
+
+/// Signed with the real access key, the victim's claims under an array header.
+fn array_headed() -> String {
+    access_headed(&array_header())
+}
+
+/// Signed with the real access key, the issued header over the victim's claims as an array.
+fn array_claimed() -> String {
+    access_with(&claims_in_order())
+}
+
 // ---------------------------------------------------------------------------
 // The table
 // ---------------------------------------------------------------------------
@@ -512,6 +534,13 @@ fn rows() -> Vec<Row> {
             "crit header, right key",
             access_headed(&with(access_header(), "crit", json!(["exp"]))),
         ),
+        // --- JSON arrays where RFC 7515 §4 and RFC 7519 §7.2 require objects, right key -----
+        forged("header a JSON array [alg, typ, kid]", array_headed()),
+        forged("claims a JSON array in the order of the claims struct", array_claimed()),
+        forged(
+            "header and claims both JSON arrays",
+            craft(&array_header(), &claims_in_order(), ACCESS_SECRET),
+        ),
         // --- garbage in the bearer token ------------------------------------------------------
         forged("one segment", "abcdef".to_owned()),
         forged("three short segments", "a.b.c".to_owned()),
@@ -673,6 +702,29 @@ async fn every_forgery_and_malformed_header_gets_its_answer() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("a JSON body");
     assert!(body.is_array(), "{body}");
+}
+
+/// Array-shaped tokens are refused on the write route too, and write nothing.
+#[tokio::test]
+async fn array_shaped_tokens_cannot_create_posts() {
+    let app = spawn_app().await;
+    for (name, token) in [("array header", array_headed()), ("array claims", array_claimed())] {
+        let response = app
+            .create_post(&token, &json!({ "title": "forged", "body": name }))
+            .await;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or_default();
+        assert_eq!(
+            (status, &body["error"]),
+            (403, &json!("invalid_token")),
+            "`{name}`: {body}"
+        );
+    }
+    // The victim has no posts: nothing was written under their name.
+    let response = app.get_posts(&issued()).await;
+    assert_eq!(response.status(), 200);
+    let posts: Value = response.json().await.expect("a JSON body");
+    assert_eq!(posts, json!([]));
 }
 
 /// A request head beyond the HTTP parser's limits (about 400 KB, or 100 header

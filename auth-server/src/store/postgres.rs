@@ -280,11 +280,13 @@ impl LoginAttempts for PostgresStore {
         .bind(tolerance)
         .execute(&mut *tx)
         .await?;
+        // The wait is counted from now, after the lock: `now()` is when this transaction
+        // began, which may be before an attempt that took the lock first.
         let attempt = if taken.rows_affected() > 0 {
             Attempt::Allowed
         } else {
             let wait: Option<i64> = sqlx::query_scalar(
-                "SELECT (EXTRACT(EPOCH FROM (tat - now())) * 1000000)::bigint - $2 \
+                "SELECT (EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000000)::bigint - $2 \
                  FROM login_attempts WHERE username_key = $1",
             )
             .bind(username_key)

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod login_limit;
 pub mod metrics;
 pub mod operators;
 pub mod password;
@@ -12,13 +13,14 @@ pub mod sessions;
 pub mod store;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{Extension, Router};
 use jwt_tokens::{AccessTokens, RefreshTokens};
-use service_kit::rate_limit::{AddressSource, ForgetIdle, Limiter, forget_idle_every};
+use login_limit::UsernameLimit;
+use service_kit::rate_limit::{AddressSource, ClientKey, ForgetIdle, Limiter, forget_idle_every};
 use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -41,21 +43,18 @@ pub struct Lifetimes {
 /// The rate limits of the auth server's routes.
 #[derive(Debug)]
 pub struct Limits {
-    pub login_per_username: Limiter<String>,
-    pub login_per_address: Limiter<IpAddr>,
-    pub register_per_address: Limiter<IpAddr>,
-    pub token_per_address: Limiter<IpAddr>,
+    pub login_per_username: UsernameLimit,
+    pub login_per_address: Limiter<ClientKey>,
+    pub register_per_address: Limiter<ClientKey>,
+    pub token_per_address: Limiter<ClientKey>,
 }
 
 impl Limits {
+    /// Every limit in this process's memory.
     pub fn from_config(config: &Config) -> Self {
         let on = config.limits.enabled();
         Self {
-            login_per_username: Limiter::new(
-                config.login_rate_per_username,
-                on,
-                "too many login attempts for this user",
-            ),
+            login_per_username: UsernameLimit::local(config.login_rate_per_username, on),
             login_per_address: Limiter::new(
                 config.login_rate_per_address,
                 on,
@@ -72,6 +71,22 @@ impl Limits {
                 "too many token refreshes from this address",
             ),
         }
+    }
+
+    /// As [`Limits::from_config`], but the login limit per username is counted in the
+    /// database where `store` can count it for every instance (PostgreSQL). The limits per
+    /// address stay per instance.
+    pub fn for_store(config: &Config, store: &dyn AuthStore) -> Self {
+        let mut limits = Self::from_config(config);
+        if config.limits.enabled()
+            && let Some(attempts) = store.login_attempts()
+        {
+            limits.login_per_username = UsernameLimit::Shared {
+                attempts,
+                rate: config.login_rate_per_username,
+            };
+        }
+        limits
     }
 
     fn all(self: &Arc<Self>) -> Vec<Arc<dyn ForgetIdle>> {
@@ -168,6 +183,7 @@ impl Application {
         let hasher = Hasher::new()
             .await
             .map_err(|e| StartError(format!("password hashing: {e}")))?;
+        let limits = Arc::new(Limits::for_store(&config, store.as_ref()));
         let state = AppState {
             access: Arc::new(AccessTokens::new(checked.access_keys, &settings)),
             refresh: Arc::new(RefreshTokens::new(checked.refresh_keys, &settings)),
@@ -178,7 +194,7 @@ impl Application {
                 refresh_ttl: config.refresh_token_ttl,
                 reuse_grace: config.refresh_reuse_grace,
             },
-            limits: Arc::new(Limits::from_config(&config)),
+            limits,
             addresses: AddressSource {
                 trusted_header: config.limits.trusted_proxy_header.clone(),
             },
@@ -222,7 +238,8 @@ impl Application {
 /// How often rate-limit buckets that have filled up again are forgotten.
 const IDLE_LIMIT_SWEEP: Duration = Duration::from_secs(60);
 
-/// Deletes ended sessions every `interval`, starting now.
+/// Deletes ended sessions, and the login attempt buckets the database keeps that are full
+/// again, every `interval`, starting now.
 async fn purge_sessions(store: Arc<dyn AuthStore>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -232,6 +249,13 @@ async fn purge_sessions(store: Arc<dyn AuthStore>, interval: Duration) {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "ended sessions purged"),
             Err(err) => tracing::warn!(error = %err, "purging ended sessions failed"),
+        }
+        if let Some(attempts) = store.login_attempts() {
+            match attempts.purge_full().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::debug!(purged, "full login attempt buckets purged"),
+                Err(err) => tracing::warn!(error = %err, "purging login attempt buckets failed"),
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use service_kit::rate_limit::ClientIp;
+use service_kit::rate_limit::ClientKey;
 use service_kit::{ApiError, AppJson, Result};
 
 use crate::AppState;
@@ -31,7 +31,7 @@ use crate::sessions::{self, TokenPair};
 #[tracing::instrument(name = "login", skip_all)]
 pub async fn login(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    client: ClientKey,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<AppJson<TokenPair>> {
     state.limits.login_per_address.check(&client).inspect_err(|_| {
@@ -43,9 +43,11 @@ pub async fn login(
     let user = match Username::parse(credentials.username) {
         Ok(username) => {
             let key = username.key();
-            state.limits.login_per_username.check(&key).inspect_err(|_| {
-                metrics::login(Login::RateLimited);
-                tracing::warn!(client = %client, username = %key, "login rate limit per username reached");
+            state.limits.login_per_username.check(&key).await.inspect_err(|err| {
+                if err.status() == StatusCode::TOO_MANY_REQUESTS {
+                    metrics::login(Login::RateLimited);
+                    tracing::warn!(client = %client, username = %key, "login rate limit per username reached");
+                }
             })?;
             state.store.find_user(&key).await?
         }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
-use service_kit::rate_limit::ClientIp;
+use service_kit::rate_limit::ClientKey;
 use service_kit::{ApiError, AppJson, Result};
 
 use crate::AppState;
@@ -40,7 +40,7 @@ pub struct RegisteredUser {
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn register(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    client: ClientKey,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, AppJson<RegisteredUser>)> {
     if state.registration == Registration::Closed {

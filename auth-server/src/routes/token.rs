@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use jwt_tokens::VerifyReason;
 use serde::Deserialize;
-use service_kit::rate_limit::ClientIp;
+use service_kit::rate_limit::ClientKey;
 use service_kit::{ApiError, AppJson, Result};
 
 use crate::AppState;
@@ -42,7 +42,7 @@ pub struct RefreshRequest {
 #[tracing::instrument(name = "refresh", skip_all)]
 pub async fn token(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    client: ClientKey,
     AppJson(request): AppJson<RefreshRequest>,
 ) -> Result<AppJson<TokenPair>> {
     state.limits.token_per_address.check(&client).inspect_err(|_| {

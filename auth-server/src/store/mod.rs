@@ -3,10 +3,14 @@
 mod postgres;
 mod sqlite;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use axum::http::StatusCode;
 use service_kit::ApiError;
 use service_kit::db::DbError;
+use service_kit::rate_limit::Rate;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -189,6 +193,34 @@ pub trait AuthStore: Send + Sync {
 
     /// Closes the connections (at shutdown, and in tests of a database that is gone).
     async fn close(&self);
+
+    /// Where login attempts per username are counted for every instance on this database;
+    /// `None` where one process owns the database (SQLite), which counts them in its memory.
+    fn login_attempts(&self) -> Option<Arc<dyn LoginAttempts>>;
+}
+
+/// Whether a login attempt counted in the database may go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Allowed,
+    /// The username's bucket is empty: one attempt comes back after `retry_after`.
+    Refused {
+        retry_after: Duration,
+    },
+}
+
+/// Login attempts per username, counted in the database so that several instances on it
+/// give a guesser the tries of one: a GCRA bucket per username key with the same `N/PERIOD`
+/// semantics as the in-process limiter, and times from the database's clock.
+#[async_trait]
+pub trait LoginAttempts: Send + Sync {
+    /// Takes one attempt from `username_key`'s bucket, or says when one comes back. The
+    /// check and the count are one statement: of any number of concurrent calls, on any
+    /// instances, no more pass than the bucket holds.
+    async fn take(&self, username_key: &str, rate: Rate) -> Result<Attempt, StoreError>;
+
+    /// Deletes the buckets that are full again (the same as no bucket); returns how many.
+    async fn purge_full(&self) -> Result<u64, StoreError>;
 }
 
 #[cfg(test)]

@@ -6,12 +6,20 @@
 //! the choice between the grace period and revocation holds the row with
 //! `FOR UPDATE`. Nothing depends on the memory of one process.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use async_trait::async_trait;
 use service_kit::postgres::DatabaseArgs;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
-use super::{AuthStore, LiveSession, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary};
+use service_kit::rate_limit::Rate;
+
+use super::{
+    Attempt, AuthStore, LiveSession, LoginAttempts, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord,
+    UserSummary,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
@@ -245,5 +253,63 @@ impl AuthStore for PostgresStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    fn login_attempts(&self) -> Option<Arc<dyn LoginAttempts>> {
+        Some(Arc::new(self.clone()))
+    }
+}
+
+/// GCRA in one statement: a bucket is its theoretical arrival time `tat`; an attempt passes
+/// when `tat - tolerance <= now()` and moves it to `max(tat, now()) + interval`, which is what
+/// governor does in memory. `INSERT … ON CONFLICT DO UPDATE` takes the row lock and evaluates
+/// its `WHERE` against the newest committed row, so concurrent attempts on any instances
+/// are counted one after the other; a refused attempt still holds the lock, so the
+/// `Retry-After` read next in the same transaction sees the row the refusal was decided on.
+#[async_trait]
+impl LoginAttempts for PostgresStore {
+    async fn take(&self, username_key: &str, rate: Rate) -> Result<Attempt, StoreError> {
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        let (interval, tolerance) = (micros(rate.emission_interval()), micros(rate.tolerance()));
+        let mut tx = self.pool.begin().await?;
+        let taken = sqlx::query(
+            "INSERT INTO login_attempts AS bucket (username_key, tat) \
+             VALUES ($1, now() + $2 * interval '1 microsecond') \
+             ON CONFLICT (username_key) DO UPDATE \
+             SET tat = greatest(bucket.tat, now()) + $2 * interval '1 microsecond' \
+             WHERE bucket.tat - $3 * interval '1 microsecond' <= now()",
+        )
+        .bind(username_key)
+        .bind(interval)
+        .bind(tolerance)
+        .execute(&mut *tx)
+        .await?;
+        // The wait is counted from now, after the lock: `now()` is when this transaction
+        // began, which may be before an attempt that took the lock first.
+        let attempt = if taken.rows_affected() > 0 {
+            Attempt::Allowed
+        } else {
+            let wait: Option<i64> = sqlx::query_scalar(
+                "SELECT (EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000000)::bigint - $2 \
+                 FROM login_attempts WHERE username_key = $1",
+            )
+            .bind(username_key)
+            .bind(tolerance)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let wait = u64::try_from(wait.unwrap_or_default()).unwrap_or_default();
+            Attempt::Refused {
+                retry_after: Duration::from_micros(wait),
+            }
+        };
+        tx.commit().await?;
+        Ok(attempt)
+    }
+
+    async fn purge_full(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM login_attempts WHERE tat <= now()")
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }

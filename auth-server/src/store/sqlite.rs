@@ -1,10 +1,14 @@
 //! The embedded SQLite implementation of [`AuthStore`].
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use service_kit::sqlite::{Access, SqlitePools};
 use sqlx::migrate::Migrator;
 
-use super::{AuthStore, LiveSession, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary};
+use super::{
+    AuthStore, LiveSession, LoginAttempts, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary,
+};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -234,5 +238,10 @@ impl AuthStore for SqliteStore {
 
     async fn close(&self) {
         self.pools.close().await;
+    }
+
+    fn login_attempts(&self) -> Option<Arc<dyn LoginAttempts>> {
+        // One process owns the file: its in-memory limiter sees every attempt.
+        None
     }
 }

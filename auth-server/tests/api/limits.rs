@@ -40,13 +40,29 @@ async fn assert_limited(response: Response) -> u64 {
 }
 
 async fn login_from(app: &TestApp, forwarded_for: &str, username: &str) -> Response {
+    login_through_proxy(app, "x-forwarded-for", forwarded_for, username).await
+}
+
+/// A wrong-password login with `header: value`, as a proxy in front of the server would send it.
+async fn login_through_proxy(app: &TestApp, header: &str, value: &str, username: &str) -> Response {
     app.client
         .post(app.url("/login"))
-        .header("x-forwarded-for", forwarded_for)
+        .header(header, value)
         .json(&json!({ "username": username, "password": "not the password" }))
         .send()
         .await
         .expect("POST /login")
+}
+
+/// Behind a proxy that sets `header`, with `rate_per_address` per client address and no
+/// limit per username to speak of.
+async fn behind_proxy(header: &'static str, rate_per_address: &'static str) -> TestApp {
+    spawn_app_with(limited(move |c| {
+        c.login_rate_per_address = rate(rate_per_address);
+        c.login_rate_per_username = rate("1000/1m");
+        c.limits.trusted_proxy_header = Some(header.parse().expect("a header name"));
+    }))
+    .await
 }
 
 #[tokio::test]
@@ -135,6 +151,72 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
     // Another client behind the same proxy is not held back.
     assert_eq!(
         login_from(&app, "198.51.100.9, 203.0.113.2", "carol").await.status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn ipv6_clients_of_one_64_share_one_limit_and_ipv4_clients_do_not_share() {
+    let app = behind_proxy("x-forwarded-for", "2/1h").await;
+    // One host with a /64 changes address at will: it is one client.
+    for client in ["2001:db8:1:2::1", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"] {
+        assert_eq!(login_from(&app, client, "alice").await.status(), 401, "{client}");
+    }
+    assert_limited(login_from(&app, "[2001:db8:1:2::3]:443", "alice").await).await;
+    // The next /64 is another client, and so is every IPv4 address.
+    assert_eq!(login_from(&app, "2001:db8:1:3::1", "alice").await.status(), 401);
+    for client in ["203.0.113.1", "203.0.113.1", "203.0.113.2", "203.0.113.2"] {
+        assert_eq!(login_from(&app, client, "bob").await.status(), 401, "{client}");
+    }
+}
+
+#[tokio::test]
+async fn an_ipv4_mapped_ipv6_address_counts_as_its_ipv4_address() {
+    let app = behind_proxy("x-forwarded-for", "2/1h").await;
+    assert_eq!(login_from(&app, "203.0.113.7", "alice").await.status(), 401);
+    assert_eq!(login_from(&app, "::ffff:203.0.113.7", "alice").await.status(), 401);
+    assert_limited(login_from(&app, "203.0.113.7", "alice").await).await;
+    // Other mapped addresses are other clients, not one ::ffff:0:0/64.
+    assert_eq!(login_from(&app, "::ffff:203.0.113.8", "alice").await.status(), 401);
+}
+
+#[tokio::test]
+async fn behind_a_proxy_a_value_without_an_address_is_limited_on_its_own() {
+    let app = behind_proxy("x-forwarded-for", "2/1h").await;
+    for _ in 0..2 {
+        assert_eq!(login_from(&app, "198.51.100.9, unknown", "alice").await.status(), 401);
+    }
+    assert_limited(login_from(&app, "unknown", "alice").await).await;
+    // Not the bucket of other values, nor that of the proxy's own address: clients whose
+    // proxy cannot say who they are do not hold back every other client.
+    assert_eq!(login_from(&app, "garbage", "alice").await.status(), 401);
+    assert_eq!(app.login("alice", "not the password").await.status(), 401);
+    assert_eq!(app.login("alice", "not the password").await.status(), 401);
+    assert_eq!(login_from(&app, "203.0.113.1", "alice").await.status(), 401);
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_forwarded_header_of_rfc_7239_is_read() {
+    let app = behind_proxy("forwarded", "2/1h").await;
+    for value in [
+        "for=192.0.2.60;proto=https;by=203.0.113.43",
+        "for=192.0.2.43, For=\"192.0.2.60:8080\"",
+    ] {
+        let status = login_through_proxy(&app, "forwarded", value, "alice").await.status();
+        assert_eq!(status, 401, "{value}");
+    }
+    assert_limited(login_through_proxy(&app, "forwarded", "for=192.0.2.60", "alice").await).await;
+    // Quoted IPv6 with a port, and the rest of its /64 without one.
+    for value in ["for=\"[2001:db8:cafe::17]:4711\"", "for=\"[2001:db8:cafe::18]\""] {
+        let status = login_through_proxy(&app, "forwarded", value, "alice").await.status();
+        assert_eq!(status, 401, "{value}");
+    }
+    let value = "for=\"[2001:db8:cafe::19]:1\";proto=https";
+    assert_limited(login_through_proxy(&app, "forwarded", value, "alice").await).await;
+    assert_eq!(
+        login_through_proxy(&app, "forwarded", "for=192.0.2.61", "alice")
+            .await
+            .status(),
         401
     );
 }

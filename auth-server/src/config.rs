@@ -35,6 +35,10 @@ pub struct Config {
     #[command(flatten)]
     pub database: DatabaseArgs,
 
+    /// Time limits on slow and silent clients, and the connection cap.
+    #[command(flatten)]
+    pub http: service_kit::serve::HttpArgs,
+
     #[command(flatten)]
     pub tokens: TokenArgs,
 
@@ -53,7 +57,7 @@ pub struct Config {
     pub refresh_token_previous_secrets: Vec<Secret>,
 
     /// How long a spent refresh token may still be presented without counting
-    /// as theft (it then gets the session's current pair); `0s` turns it off.
+    /// as theft (it then gets the session's current pair); `0s` turns it off; at most `1m`.
     #[arg(long, env = "REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub refresh_reuse_grace: Duration,
 
@@ -61,7 +65,7 @@ pub struct Config {
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,
 
-    /// Refresh token (session) lifetime, counted from login.
+    /// Refresh token (session) lifetime, counted from login; at least `ACCESS_TOKEN_TTL`.
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration)]
     pub refresh_token_ttl: Duration,
 
@@ -105,10 +109,17 @@ pub struct Config {
     #[arg(long, env = "REGISTRATION", default_value = "open")]
     pub registration: Registration,
 
+    /// The instance's clock: not a setting (always the system's), but one that tests move.
+    #[arg(skip)]
+    pub clock: crate::clock::Clock,
+
     /// An operator command on the configured database; without one, the server starts.
     #[command(subcommand)]
     pub operation: Option<crate::operators::Operation>,
 }
+
+/// The longest `REFRESH_REUSE_GRACE`: enough for a page's tabs and a retried answer.
+pub const MAX_REUSE_GRACE: Duration = Duration::from_secs(60);
 
 /// Whether anyone may sign up through `POST /register`.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +164,22 @@ impl Config {
             if ttl < Duration::from_secs(1) {
                 return Err(format!("{name} must be at least 1s"));
             }
+        }
+        // An access token never outlives its session.
+        if self.refresh_token_ttl < self.access_token_ttl {
+            return Err(
+                "REFRESH_TOKEN_TTL must be at least ACCESS_TOKEN_TTL: an access token never outlives its \
+                 session"
+                    .into(),
+            );
+        }
+        // Reuse detection must not be switchable off by a large window.
+        if self.refresh_reuse_grace > MAX_REUSE_GRACE {
+            return Err(format!(
+                "REFRESH_REUSE_GRACE must be at most {}: a longer window would let a stolen refresh token \
+                 be replayed undetected",
+                service_kit::duration::format_duration(MAX_REUSE_GRACE)
+            ));
         }
         Ok(Checked {
             access_keys,

@@ -1,6 +1,7 @@
 //! The auth server: users, passwords, sessions, and the tokens that prove them.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod metrics;
@@ -25,6 +26,7 @@ use utoipa_axum::routes;
 pub use config::Config;
 use password::Hasher;
 use service_kit::postgres::{DatabaseArgs, is_postgres_url};
+use service_kit::sqlite::Access;
 use store::{AuthStore, PostgresStore, SqliteStore};
 
 /// Lifetimes the handlers need.
@@ -102,6 +104,8 @@ pub struct AppState {
     pub addresses: AddressSource,
     /// Whether `POST /register` takes sign-ups.
     pub registration: config::Registration,
+    /// This instance's clock.
+    pub clock: clock::Clock,
 }
 
 /// Every route with its OpenAPI description (`#[utoipa::path]` on each handler):
@@ -129,11 +133,12 @@ pub fn app(state: AppState) -> Router {
 #[error("{0}")]
 pub struct StartError(String);
 
-/// Opens the storage a database URL names: SQLite or PostgreSQL.
-pub async fn open_store(url: &str, database: &DatabaseArgs) -> Result<Arc<dyn AuthStore>, StartError> {
+/// Opens the storage a database URL names: SQLite or PostgreSQL; on SQLite, for a server (the
+/// file's only one) or for an operator command beside it.
+pub async fn open_store(url: &str, database: &DatabaseArgs, access: Access) -> Result<Arc<dyn AuthStore>, StartError> {
     let fail = |why: String| StartError(format!("AUTH_DATABASE_URL: {why}"));
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await.map_err(fail)?))
+        Ok(Arc::new(SqliteStore::open(url, access).await.map_err(fail)?))
     } else if is_postgres_url(url) {
         Ok(Arc::new(PostgresStore::open(url, database).await.map_err(fail)?))
     } else {
@@ -151,13 +156,14 @@ pub struct Application {
     state: AppState,
     purge_interval: Duration,
     cors: service_kit::cors::CorsArgs,
+    http: service_kit::serve::HttpArgs,
 }
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let checked = config.check().map_err(StartError)?;
         metrics::register();
-        let store = open_store(&config.database_url, &config.database).await?;
+        let store = open_store(&config.database_url, &config.database, Access::Server).await?;
         let settings = config.tokens.settings();
         let hasher = Hasher::new()
             .await
@@ -177,6 +183,7 @@ impl Application {
                 trusted_header: config.limits.trusted_proxy_header.clone(),
             },
             registration: config.registration,
+            clock: config.clock,
         };
         let listen_error = |e| StartError(format!("AUTH_ADDR: cannot listen on {} ({e})", config.addr));
         let listener = TcpListener::bind(config.addr).await.map_err(listen_error)?;
@@ -187,6 +194,7 @@ impl Application {
             state,
             purge_interval: config.session_purge_interval,
             cors: config.cors,
+            http: config.http,
         })
     }
 
@@ -203,7 +211,7 @@ impl Application {
         let purger = tokio::spawn(purge_sessions(Arc::clone(&store), self.purge_interval));
         let forgetter = tokio::spawn(forget_idle_every(IDLE_LIMIT_SWEEP, self.state.limits.all()));
         let router = service_kit::cors::apply(app(self.state), &self.cors);
-        let served = service_kit::serve::serve(self.listener, router, shutdown).await;
+        let served = service_kit::serve::serve(self.listener, router, self.http, shutdown).await;
         purger.abort();
         forgetter.abort();
         store.close().await;
@@ -220,7 +228,7 @@ async fn purge_sessions(store: Arc<dyn AuthStore>, interval: Duration) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match store.purge_ended_sessions(service_kit::now_unix_ms()).await {
+        match store.purge_ended_sessions().await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "ended sessions purged"),
             Err(err) => tracing::warn!(error = %err, "purging ended sessions failed"),

@@ -55,7 +55,13 @@ impl From<StoreError> for Failure {
 
 /// Runs `operation` on the database of `config`; exit code 1 with one line on stderr if it fails.
 pub async fn run(config: &Config, operation: Operation) -> ExitCode {
-    let outcome = match open_store(&config.database_url, &config.database).await {
+    let outcome = match open_store(
+        &config.database_url,
+        &config.database,
+        service_kit::sqlite::Access::Shared,
+    )
+    .await
+    {
         Ok(store) => {
             let outcome = match operation {
                 Operation::User(command) => user(&store, command).await,
@@ -88,7 +94,7 @@ async fn user(store: &Arc<dyn AuthStore>, command: UserCommand) -> Result<(), Fa
         }
         UserCommand::RevokeSessions { username } => {
             let user = existing(store, username).await?;
-            let ended = store.revoke_all_sessions(&user.id, now_unix_ms()).await?;
+            let ended = store.revoke_all_sessions(&user.id).await?;
             println!("{ended}");
             Ok(())
         }
@@ -166,7 +172,7 @@ struct Listed {
 
 async fn list(store: &Arc<dyn AuthStore>, json: bool) -> Result<(), Failure> {
     let users: Vec<Listed> = store
-        .list_users(now_unix_ms())
+        .list_users()
         .await?
         .into_iter()
         .map(|user| Listed {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use jwt_tokens::now_unix;
 use serde::Serialize;
-use service_kit::{ApiError, now_unix_ms};
+use service_kit::ApiError;
 
 use crate::AppState;
 use crate::metrics::{self, Revocation};
@@ -36,21 +36,20 @@ fn secs(value: Duration) -> i64 {
 
 /// Starts a session for a user who just proved their password.
 pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<TokenPair, ApiError> {
-    let now = now_unix_ms();
+    let now = state.clock.now_ms();
     let session = NewSession {
         id: new_id(),
         user_id: user_id.to_owned(),
         jti: new_id(),
-        created_at_ms: now,
-        expires_at: (now / 1000).saturating_add(secs(state.settings.refresh_ttl)),
+        ttl_s: secs(state.settings.refresh_ttl),
     };
-    state.store.create_session(&session).await?;
+    let expires_at = state.store.create_session(&session).await?;
     tracing::info!(session = %session.id, user = %user_id, "session started");
     let refresh = Refresh {
         sid: &session.id,
         jti: &session.jti,
         issued_at_ms: now,
-        expires_at: session.expires_at,
+        expires_at,
     };
     pair(state, user_id, username, &refresh)
 }
@@ -58,13 +57,12 @@ pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<To
 /// Spends a verified refresh token and returns the session's next pair.
 pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Result<TokenPair, ApiError> {
     let next_jti = new_id();
-    let now_ms = now_unix_ms();
+    let now_ms = state.clock.now_ms();
     let spend = Spend {
         sid,
         user_id,
         jti,
         next_jti: &next_jti,
-        now_ms,
         grace_ms: i64::try_from(state.settings.reuse_grace.as_millis()).unwrap_or(i64::MAX),
     };
     match state.store.rotate(spend).await? {
@@ -83,13 +81,14 @@ pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Re
             expires_at,
             current_jti,
             rotated_at_ms,
+            spent_ms_ago,
         } => {
             metrics::refresh(metrics::Refresh::Grace);
             tracing::info!(
                 session = %sid,
                 user = %user_id,
-                "a refresh token spent {} ms ago was presented again within the grace period: current pair returned",
-                now_ms.saturating_sub(rotated_at_ms)
+                "a refresh token spent {spent_ms_ago} ms ago was presented again within the grace period: \
+                 current pair returned"
             );
             let refresh = Refresh {
                 sid,
@@ -132,8 +131,12 @@ struct Refresh<'a> {
     expires_at: i64,
 }
 
+/// The pair for `refresh`'s session; the access token ends no later than the session does.
 fn pair(state: &AppState, user_id: &str, username: &str, refresh: &Refresh<'_>) -> Result<TokenPair, ApiError> {
-    let ttl = state.settings.access_ttl;
+    let left = u64::try_from(refresh.expires_at)
+        .unwrap_or_default()
+        .saturating_sub(now_unix());
+    let ttl = state.settings.access_ttl.min(Duration::from_secs(left));
     let access_token = state
         .access
         .issue(user_id, username, refresh.sid, ttl)

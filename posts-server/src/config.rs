@@ -24,6 +24,10 @@ pub struct Config {
     #[command(flatten)]
     pub database: DatabaseArgs,
 
+    /// Time limits on slow and silent clients, and the connection cap.
+    #[command(flatten)]
+    pub http: service_kit::serve::HttpArgs,
+
     /// How access tokens are verified (the posts server never sees the refresh secret).
     #[command(flatten)]
     pub tokens: TokenArgs,

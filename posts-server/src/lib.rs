@@ -113,6 +113,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: AppState,
     cors: service_kit::cors::CorsArgs,
+    http: service_kit::serve::HttpArgs,
 }
 
 impl Application {
@@ -139,6 +140,7 @@ impl Application {
                 PostLimit::new(config.post_rate_per_user, config.limits.enabled(), "too many posts"),
             ),
             cors: config.cors,
+            http: config.http,
         })
     }
 
@@ -156,7 +158,7 @@ impl Application {
             vec![Arc::clone(&self.state.post_limit) as _],
         ));
         let router = service_kit::cors::apply(app(self.state), &self.cors);
-        let served = service_kit::serve::serve(self.listener, router, signal).await;
+        let served = service_kit::serve::serve(self.listener, router, self.http, signal).await;
         forgetter.abort();
         store.close().await;
         served

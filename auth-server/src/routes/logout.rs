@@ -7,7 +7,6 @@ use service_kit::{AppJson, Result};
 
 use crate::AppState;
 use crate::metrics::{self, Revocation};
-use service_kit::now_unix_ms;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -41,6 +40,9 @@ pub struct LogoutRequest {
             ended; also for an unknown, invalid or already revoked token."),
         (status = 400, description = "`invalid_body`: not a JSON object with a `token`, or no \
             `Content-Type: application/json`.", body = service_kit::openapi::ErrorBody),
+        (status = 403, description = "`invalid_grant`: `\"scope\": \"global\"` with a refresh token that \
+            is not the current one of its live session (spent by a rotation). Its own session has ended; the \
+            user's other sessions go on.", body = service_kit::openapi::ErrorBody),
         (status = 413, response = service_kit::openapi::PayloadTooLarge),
         (status = 503, response = service_kit::openapi::Unavailable),
         (status = "default", response = service_kit::openapi::Error),
@@ -57,25 +59,37 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
     };
     match request.scope {
         Scope::Session => {
-            state
-                .store
-                .revoke_session(&claims.sid, &claims.sub, now_unix_ms())
-                .await?;
-            metrics::sessions_revoked(Revocation::Logout, 1);
-            tracing::info!(session = %claims.sid, user = %claims.sub, "logged out");
+            let ended = state.store.revoke_session(&claims.sid, &claims.sub).await?;
+            metrics::sessions_revoked(Revocation::Logout, ended);
+            if ended > 0 {
+                tracing::info!(session = %claims.sid, user = %claims.sub, "logged out");
+            }
         }
         Scope::Global => {
-            let now = now_unix_ms();
             let ended = state
                 .store
-                .revoke_user_sessions(&claims.sid, &claims.sub, &claims.jti, now)
+                .revoke_user_sessions(&claims.sid, &claims.sub, &claims.jti)
                 .await?;
-            metrics::sessions_revoked(Revocation::GlobalLogout, ended);
-            if ended == 0 {
-                // Not the current token of a live session: end at most its own session.
-                state.store.revoke_session(&claims.sid, &claims.sub, now).await?;
+            if ended > 0 {
+                metrics::sessions_revoked(Revocation::GlobalLogout, ended);
+                tracing::info!(user = %claims.sub, sessions = ended, "logged out everywhere");
+                return Ok(StatusCode::NO_CONTENT);
             }
-            tracing::info!(user = %claims.sub, sessions = ended, "logged out everywhere");
+            // Not the current token of a live session: it may end its own session, nothing more,
+            // and the answer says so rather than pass for a global logout.
+            let own = state.store.revoke_session(&claims.sid, &claims.sub).await?;
+            if own > 0 {
+                metrics::sessions_revoked(Revocation::Logout, own);
+                tracing::info!(
+                    session = %claims.sid,
+                    user = %claims.sub,
+                    "global logout refused (not the session's current refresh token); that one session ended"
+                );
+                return Err(crate::sessions::refused(
+                    "only the current refresh token of a live session can end every session; this token's own \
+                     session has ended",
+                ));
+            }
         }
     }
     Ok(StatusCode::NO_CONTENT)

@@ -38,14 +38,13 @@ pub struct UserSummary {
     pub live_sessions: i64,
 }
 
-/// A session about to be stored: one login, holding its first refresh token id.
+/// A session about to be stored: one login, holding its first refresh token id. It starts
+/// now and ends `ttl_s` later, both by the database's clock.
 pub struct NewSession {
     pub id: String,
     pub user_id: String,
     pub jti: String,
-    pub created_at_ms: i64,
-    /// Unix seconds.
-    pub expires_at: i64,
+    pub ttl_s: i64,
 }
 
 /// A request to spend refresh token `jti` of session `sid`.
@@ -56,8 +55,7 @@ pub struct Spend<'a> {
     pub jti: &'a str,
     /// Becomes the current token if `jti` is.
     pub next_jti: &'a str,
-    pub now_ms: i64,
-    /// How long after its rotation a spent token still gets the current pair.
+    /// How long after its rotation (by the database's clock) a spent token still gets the current pair.
     pub grace_ms: i64,
 }
 
@@ -73,6 +71,8 @@ pub enum Rotation {
         expires_at: i64,
         current_jti: String,
         rotated_at_ms: i64,
+        /// How long ago it was spent, by the database's clock.
+        spent_ms_ago: i64,
     },
     /// It had been spent already (outside the grace period): the session is revoked as stolen.
     Reused,
@@ -80,7 +80,8 @@ pub enum Rotation {
     Ended,
 }
 
-/// A live session, as read when a token that is not current is presented.
+/// A live session, as read when a token that is not current is presented, with the database's
+/// clock at that moment.
 #[derive(sqlx::FromRow)]
 pub(crate) struct LiveSession {
     current_jti: String,
@@ -88,20 +89,25 @@ pub(crate) struct LiveSession {
     rotated_at: Option<i64>,
     expires_at: i64,
     username: String,
+    now_ms: i64,
 }
 
 impl LiveSession {
     /// `Grace` if `spend` presents the token spent last, within the grace period of its rotation.
+    /// Both times are the database's, whichever instance rotated the token and whichever reads it.
     pub(crate) fn grace(self, spend: &Spend<'_>) -> Option<Rotation> {
         let rotated_at_ms = self.rotated_at?;
-        // `now_ms` was read before the request reached the database, so it may be a little
-        // earlier than a rotation that won the race: with no grace at all, that is never grace.
-        let recent = spend.grace_ms > 0 && spend.now_ms.saturating_sub(rotated_at_ms) < spend.grace_ms;
+        // The row is read after the rotation that made it (on the writer connection, or
+        // `FOR UPDATE`), so `now_ms` is not earlier than `rotated_at_ms` unless the database's
+        // clock was stepped back: then how long ago is unknown, and it is not grace.
+        let elapsed = self.now_ms.saturating_sub(rotated_at_ms);
+        let recent = (0..spend.grace_ms).contains(&elapsed);
         (self.previous_jti.as_deref() == Some(spend.jti) && recent).then_some(Rotation::Grace {
             username: self.username,
             expires_at: self.expires_at,
             current_jti: self.current_jti,
             rotated_at_ms,
+            spent_ms_ago: elapsed,
         })
     }
 }
@@ -140,7 +146,8 @@ pub trait AuthStore: Send + Sync {
 
     async fn find_user(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError>;
 
-    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+    /// Stores a session starting now; returns when it ends (Unix seconds, the database's clock).
+    async fn create_session(&self, session: &NewSession) -> Result<i64, StoreError>;
 
     /// Spends refresh token `jti` of session `sid` (owned by `user_id`) and
     /// makes `next_jti` current, in one conditional update: of any number of
@@ -150,25 +157,26 @@ pub trait AuthStore: Send + Sync {
     /// two is atomic too.
     async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError>;
 
-    /// Ends one session of `user_id`; ending an ended one is not an error.
-    async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Ends one session of `user_id`; ending an ended one is not an error. Returns how many
+    /// sessions it ended (0 or 1).
+    async fn revoke_session(&self, sid: &str, user_id: &str) -> Result<u64, StoreError>;
 
     /// Ends every session of `user_id`, but only if refresh token `jti` is
     /// the current one of live session `sid`: a spent or ended token must not
     /// be able to log its user out everywhere. Returns how many sessions ended.
-    async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str, now_ms: i64) -> Result<u64, StoreError>;
+    async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str) -> Result<u64, StoreError>;
 
     /// Deletes expired and revoked sessions; returns how many.
-    async fn purge_ended_sessions(&self, now_ms: i64) -> Result<u64, StoreError>;
+    async fn purge_ended_sessions(&self) -> Result<u64, StoreError>;
 
-    /// Every user, oldest first, with the number of live sessions at `now_ms`.
-    async fn list_users(&self, now_ms: i64) -> Result<Vec<UserSummary>, StoreError>;
+    /// Every user, oldest first, with the number of live sessions now.
+    async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError>;
 
     /// Deletes user `user_id` and every session of theirs; `false` if there was no such user.
     async fn delete_user(&self, user_id: &str) -> Result<bool, StoreError>;
 
     /// Ends every live session of `user_id` (an operator's revocation); returns how many ended.
-    async fn revoke_all_sessions(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError>;
+    async fn revoke_all_sessions(&self, user_id: &str) -> Result<u64, StoreError>;
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
@@ -181,38 +189,40 @@ pub trait AuthStore: Send + Sync {
 mod tests {
     use super::*;
 
-    fn session() -> LiveSession {
+    /// A session rotated at 1,000,000 ms, read at `now_ms` by the database's clock.
+    fn session(now_ms: i64) -> LiveSession {
         LiveSession {
             current_jti: "current".into(),
             previous_jti: Some("previous".into()),
             rotated_at: Some(1_000_000),
             expires_at: 2_000,
             username: "alice".into(),
+            now_ms,
         }
     }
 
-    fn spend(jti: &str, now_ms: i64, grace_ms: i64) -> Spend<'_> {
+    fn spend(jti: &str, grace_ms: i64) -> Spend<'_> {
         Spend {
             sid: "sid",
             user_id: "user",
             jti,
             next_jti: "next",
-            now_ms,
             grace_ms,
         }
     }
 
     #[test]
     fn the_token_spent_last_is_in_grace_only_within_the_window() {
-        assert!(session().grace(&spend("previous", 1_009_999, 10_000)).is_some());
-        assert!(session().grace(&spend("previous", 1_010_000, 10_000)).is_none());
-        assert!(session().grace(&spend("older", 1_000_001, 10_000)).is_none());
+        assert!(session(1_009_999).grace(&spend("previous", 10_000)).is_some());
+        assert!(session(1_010_000).grace(&spend("previous", 10_000)).is_none());
+        assert!(session(1_000_001).grace(&spend("older", 10_000)).is_none());
     }
 
     #[test]
-    fn no_grace_means_none_even_for_a_request_whose_clock_read_came_before_the_rotation() {
-        // A losing request of a race read its clock before the winner did.
-        assert!(session().grace(&spend("previous", 999_990, 0)).is_none());
-        assert!(session().grace(&spend("previous", 999_990, 10_000)).is_some());
+    fn no_grace_means_none_and_a_time_before_the_rotation_is_not_grace() {
+        assert!(session(1_000_000).grace(&spend("previous", 0)).is_none());
+        assert!(session(1_000_000).grace(&spend("previous", 10_000)).is_some());
+        // Read "before" the rotation: the clock was stepped back, and how long ago is unknown.
+        assert!(session(999_990).grace(&spend("previous", 10_000)).is_none());
     }
 }

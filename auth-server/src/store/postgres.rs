@@ -15,6 +15,20 @@ use super::{AuthStore, LiveSession, NewSession, NewUser, Rotation, Spend, StoreE
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Now by PostgreSQL's clock (`clock_timestamp()`, not the transaction's start), in Unix
+/// milliseconds and seconds: what decides a session's grace, expiry and end, whichever
+/// instance asks and whatever its own clock says.
+macro_rules! now_ms {
+    () => {
+        "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
+    };
+}
+macro_rules! now_s {
+    () => {
+        "FLOOR(EXTRACT(EPOCH FROM clock_timestamp()))::BIGINT"
+    };
+}
+
 #[derive(Clone, Debug)]
 pub struct PostgresStore {
     pool: PgPool,
@@ -57,52 +71,58 @@ impl AuthStore for PostgresStore {
         )
     }
 
-    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        )
+    async fn create_session(&self, session: &NewSession) -> Result<i64, StoreError> {
+        // Read to completion: an error after the row (the commit) is not lost.
+        let ends: Vec<(i64,)> = sqlx::query_as(concat!(
+            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at) VALUES ($1, $2, $3, ",
+            now_ms!(),
+            ", ",
+            now_s!(),
+            " + $4) RETURNING expires_at"
+        ))
         .bind(&session.id)
         .bind(&session.user_id)
         .bind(&session.jti)
-        .bind(session.created_at_ms)
-        .bind(session.expires_at)
-        .execute(&self.pool)
+        .bind(session.ttl_s)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(())
+        Ok(ends.first().map_or(0, |(ends,)| *ends))
     }
 
     async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError> {
-        let now_s = spend.now_ms / 1000;
-        let rotated: Option<(i64, String)> = sqlx::query_as(
-            "UPDATE sessions SET previous_jti = current_jti, current_jti = $1, rotated_at = $2 \
-             WHERE id = $3 AND user_id = $4 AND current_jti = $5 AND revoked_at IS NULL AND expires_at > $6 \
-             RETURNING expires_at, (SELECT username FROM users WHERE users.id = sessions.user_id)",
-        )
+        // Read to completion: an error after the row (the commit) is not lost.
+        let rotated: Vec<(i64, String)> = sqlx::query_as(concat!(
+            "UPDATE sessions SET previous_jti = current_jti, current_jti = $1, rotated_at = ",
+            now_ms!(),
+            " WHERE id = $2 AND user_id = $3 AND current_jti = $4 AND revoked_at IS NULL AND expires_at > ",
+            now_s!(),
+            " RETURNING expires_at, (SELECT username FROM users WHERE users.id = sessions.user_id)"
+        ))
         .bind(spend.next_jti)
-        .bind(spend.now_ms)
         .bind(spend.sid)
         .bind(spend.user_id)
         .bind(spend.jti)
-        .bind(now_s)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        if let Some((expires_at, username)) = rotated {
+        if let Some((expires_at, username)) = rotated.into_iter().next() {
             return Ok(Rotation::Rotated { username, expires_at });
         }
         // Not current: hold the live session's row while deciding, so that no
-        // rotation on another instance slips in between.
+        // rotation on another instance slips in between. The clock is read after the lock.
         let mut tx = self.pool.begin().await?;
-        let live: Option<LiveSession> = sqlx::query_as(
+        let live: Option<LiveSession> = sqlx::query_as(concat!(
             "SELECT sessions.current_jti, sessions.previous_jti, sessions.rotated_at, sessions.expires_at, \
-                    users.username \
+                    users.username, ",
+            now_ms!(),
+            " AS now_ms \
              FROM sessions JOIN users ON users.id = sessions.user_id \
              WHERE sessions.id = $1 AND sessions.user_id = $2 AND sessions.revoked_at IS NULL \
-               AND sessions.expires_at > $3 \
-             FOR UPDATE OF sessions",
-        )
+               AND sessions.expires_at > ",
+            now_s!(),
+            " FOR UPDATE OF sessions"
+        ))
         .bind(spend.sid)
         .bind(spend.user_id)
-        .bind(now_s)
         .fetch_optional(&mut *tx)
         .await?;
         let outcome = match live {
@@ -110,11 +130,14 @@ impl AuthStore for PostgresStore {
             Some(session) => match session.grace(&spend) {
                 Some(grace) => grace,
                 None => {
-                    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
-                        .bind(spend.now_ms)
-                        .bind(spend.sid)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(concat!(
+                        "UPDATE sessions SET revoked_at = ",
+                        now_ms!(),
+                        " WHERE id = $1"
+                    ))
+                    .bind(spend.sid)
+                    .execute(&mut *tx)
+                    .await?;
                     Rotation::Reused
                 }
             },
@@ -123,52 +146,62 @@ impl AuthStore for PostgresStore {
         Ok(outcome)
     }
 
-    async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-            .bind(now_ms)
-            .bind(sid)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str, now_ms: i64) -> Result<u64, StoreError> {
-        // One statement: the presented session is checked and every session
-        // ended against the same snapshot.
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND EXISTS ( \
-                 SELECT 1 FROM sessions AS presented \
-                 WHERE presented.id = $3 AND presented.user_id = $2 AND presented.current_jti = $4 \
-                   AND presented.revoked_at IS NULL AND presented.expires_at > $5)",
-        )
-        .bind(now_ms)
-        .bind(user_id)
+    async fn revoke_session(&self, sid: &str, user_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(concat!(
+            "UPDATE sessions SET revoked_at = ",
+            now_ms!(),
+            " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > ",
+            now_s!()
+        ))
         .bind(sid)
-        .bind(jti)
-        .bind(now_ms / 1000)
+        .bind(user_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
     }
 
-    async fn purge_ended_sessions(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR revoked_at IS NOT NULL")
-            .bind(now_ms / 1000)
-            .execute(&self.pool)
-            .await?;
+    async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str) -> Result<u64, StoreError> {
+        // One statement: the presented session is checked and every session
+        // ended against the same snapshot.
+        let done = sqlx::query(concat!(
+            "UPDATE sessions SET revoked_at = ",
+            now_ms!(),
+            " WHERE user_id = $1 AND revoked_at IS NULL AND EXISTS ( \
+                 SELECT 1 FROM sessions AS presented \
+                 WHERE presented.id = $2 AND presented.user_id = $1 AND presented.current_jti = $3 \
+                   AND presented.revoked_at IS NULL AND presented.expires_at > ",
+            now_s!(),
+            ")"
+        ))
+        .bind(user_id)
+        .bind(sid)
+        .bind(jti)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 
-    async fn list_users(&self, now_ms: i64) -> Result<Vec<UserSummary>, StoreError> {
-        Ok(sqlx::query_as::<_, UserSummary>(
+    async fn purge_ended_sessions(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(concat!(
+            "DELETE FROM sessions WHERE expires_at <= ",
+            now_s!(),
+            " OR revoked_at IS NOT NULL"
+        ))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
+        Ok(sqlx::query_as::<_, UserSummary>(concat!(
             "SELECT users.id, users.username, users.created_at AS created_at_ms, \
                     (SELECT COUNT(*) FROM sessions \
                      WHERE sessions.user_id = users.id AND sessions.revoked_at IS NULL \
-                       AND sessions.expires_at > $1) AS live_sessions \
-             FROM users ORDER BY users.created_at, users.username_key",
-        )
-        .bind(now_ms / 1000)
+                       AND sessions.expires_at > ",
+            now_s!(),
+            ") AS live_sessions \
+             FROM users ORDER BY users.created_at, users.username_key"
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -188,14 +221,14 @@ impl AuthStore for PostgresStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn revoke_all_sessions(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 \
-             WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $3",
-        )
-        .bind(now_ms)
+    async fn revoke_all_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(concat!(
+            "UPDATE sessions SET revoked_at = ",
+            now_ms!(),
+            " WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > ",
+            now_s!()
+        ))
         .bind(user_id)
-        .bind(now_ms / 1000)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

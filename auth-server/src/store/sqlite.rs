@@ -1,12 +1,25 @@
 //! The embedded SQLite implementation of [`AuthStore`].
 
 use async_trait::async_trait;
-use service_kit::sqlite::SqlitePools;
+use service_kit::sqlite::{Access, SqlitePools};
 use sqlx::migrate::Migrator;
 
 use super::{AuthStore, LiveSession, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary};
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// Now by SQLite's clock, in Unix milliseconds and seconds: what decides a session's grace,
+/// expiry and end, whatever the clock of the process that asks.
+macro_rules! now_ms {
+    () => {
+        "CAST(unixepoch('subsec') * 1000 AS INTEGER)"
+    };
+}
+macro_rules! now_s {
+    () => {
+        "unixepoch()"
+    };
+}
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -14,9 +27,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) and migrates the database at `url`.
-    pub async fn open(url: &str) -> Result<Self, String> {
-        let pools = service_kit::sqlite::open(url, &MIGRATOR).await?;
+    /// Opens (creating if missing) and migrates the database at `url`, for a server (the
+    /// file's only one) or an operator command beside it.
+    pub async fn open(url: &str, access: Access) -> Result<Self, String> {
+        let pools = service_kit::sqlite::open(url, &MIGRATOR, access).await?;
         Ok(Self { pools })
     }
 }
@@ -50,51 +64,59 @@ impl AuthStore for SqliteStore {
         )
     }
 
-    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(&session.id)
-            .bind(&session.user_id)
-            .bind(&session.jti)
-            .bind(session.created_at_ms)
-            .bind(session.expires_at)
-            .execute(&self.pools.writer)
-            .await?;
-        Ok(())
+    async fn create_session(&self, session: &NewSession) -> Result<i64, StoreError> {
+        // Read to completion: the commit's outcome is the statement's.
+        let ends: Vec<(i64,)> = sqlx::query_as(concat!(
+            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at) VALUES (?, ?, ?, ",
+            now_ms!(),
+            ", ",
+            now_s!(),
+            " + ?) RETURNING expires_at"
+        ))
+        .bind(&session.id)
+        .bind(&session.user_id)
+        .bind(&session.jti)
+        .bind(session.ttl_s)
+        .fetch_all(&self.pools.writer)
+        .await?;
+        Ok(ends.first().map_or(0, |(ends,)| *ends))
     }
 
     async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError> {
-        let now_s = spend.now_ms / 1000;
         // The compare-and-swap on `current_jti` is the whole guarantee: the
-        // database applies it to one request at a time.
-        let rotated: Option<(i64, String)> = sqlx::query_as(
-            "UPDATE sessions SET previous_jti = current_jti, current_jti = ?, rotated_at = ? \
-             WHERE id = ? AND user_id = ? AND current_jti = ? AND revoked_at IS NULL AND expires_at > ? \
-             RETURNING expires_at, (SELECT username FROM users WHERE users.id = sessions.user_id)",
-        )
+        // database applies it to one request at a time. Run to completion (`fetch_all`), so
+        // that a commit that fails (a full disk) is an error, not a row already handed out.
+        let rotated: Vec<(i64, String)> = sqlx::query_as(concat!(
+            "UPDATE sessions SET previous_jti = current_jti, current_jti = ?, rotated_at = ",
+            now_ms!(),
+            " WHERE id = ? AND user_id = ? AND current_jti = ? AND revoked_at IS NULL AND expires_at > ",
+            now_s!(),
+            " RETURNING expires_at, (SELECT username FROM users WHERE users.id = sessions.user_id)"
+        ))
         .bind(spend.next_jti)
-        .bind(spend.now_ms)
         .bind(spend.sid)
         .bind(spend.user_id)
         .bind(spend.jti)
-        .bind(now_s)
-        .fetch_optional(&self.pools.writer)
+        .fetch_all(&self.pools.writer)
         .await?;
-        if let Some((expires_at, username)) = rotated {
+        if let Some((expires_at, username)) = rotated.into_iter().next() {
             return Ok(Rotation::Rotated { username, expires_at });
         }
         // Not current. Read the live session and decide in one transaction
         // on the single writer connection, so no rotation slips in between.
         let mut tx = self.pools.writer.begin().await?;
-        let live: Option<LiveSession> = sqlx::query_as(
+        let live: Option<LiveSession> = sqlx::query_as(concat!(
             "SELECT sessions.current_jti, sessions.previous_jti, sessions.rotated_at, sessions.expires_at, \
-                    users.username \
+                    users.username, ",
+            now_ms!(),
+            " AS now_ms \
              FROM sessions JOIN users ON users.id = sessions.user_id \
              WHERE sessions.id = ? AND sessions.user_id = ? AND sessions.revoked_at IS NULL \
-               AND sessions.expires_at > ?",
-        )
+               AND sessions.expires_at > ",
+            now_s!()
+        ))
         .bind(spend.sid)
         .bind(spend.user_id)
-        .bind(now_s)
         .fetch_optional(&mut *tx)
         .await?;
         let outcome = match live {
@@ -102,8 +124,7 @@ impl AuthStore for SqliteStore {
             Some(session) => match session.grace(&spend) {
                 Some(grace) => grace,
                 None => {
-                    sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ?")
-                        .bind(spend.now_ms)
+                    sqlx::query(concat!("UPDATE sessions SET revoked_at = ", now_ms!(), " WHERE id = ?"))
                         .bind(spend.sid)
                         .execute(&mut *tx)
                         .await?;
@@ -115,51 +136,61 @@ impl AuthStore for SqliteStore {
         Ok(outcome)
     }
 
-    async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL")
-            .bind(now_ms)
-            .bind(sid)
-            .bind(user_id)
-            .execute(&self.pools.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str, now_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND EXISTS ( \
-                 SELECT 1 FROM sessions AS presented \
-                 WHERE presented.id = ? AND presented.user_id = ? AND presented.current_jti = ? \
-                   AND presented.revoked_at IS NULL AND presented.expires_at > ?)",
-        )
-        .bind(now_ms)
-        .bind(user_id)
+    async fn revoke_session(&self, sid: &str, user_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(concat!(
+            "UPDATE sessions SET revoked_at = ",
+            now_ms!(),
+            " WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ",
+            now_s!()
+        ))
         .bind(sid)
         .bind(user_id)
-        .bind(jti)
-        .bind(now_ms / 1000)
         .execute(&self.pools.writer)
         .await?;
         Ok(done.rows_affected())
     }
 
-    async fn purge_ended_sessions(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR revoked_at IS NOT NULL")
-            .bind(now_ms / 1000)
-            .execute(&self.pools.writer)
-            .await?;
+    async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(concat!(
+            "UPDATE sessions SET revoked_at = ",
+            now_ms!(),
+            " WHERE user_id = ? AND revoked_at IS NULL AND EXISTS ( \
+                 SELECT 1 FROM sessions AS presented \
+                 WHERE presented.id = ? AND presented.user_id = ? AND presented.current_jti = ? \
+                   AND presented.revoked_at IS NULL AND presented.expires_at > ",
+            now_s!(),
+            ")"
+        ))
+        .bind(user_id)
+        .bind(sid)
+        .bind(user_id)
+        .bind(jti)
+        .execute(&self.pools.writer)
+        .await?;
         Ok(done.rows_affected())
     }
 
-    async fn list_users(&self, now_ms: i64) -> Result<Vec<UserSummary>, StoreError> {
-        Ok(sqlx::query_as::<_, UserSummary>(
+    async fn purge_ended_sessions(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(concat!(
+            "DELETE FROM sessions WHERE expires_at <= ",
+            now_s!(),
+            " OR revoked_at IS NOT NULL"
+        ))
+        .execute(&self.pools.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
+        Ok(sqlx::query_as::<_, UserSummary>(concat!(
             "SELECT users.id, users.username, users.created_at AS created_at_ms, \
                     (SELECT COUNT(*) FROM sessions \
                      WHERE sessions.user_id = users.id AND sessions.revoked_at IS NULL \
-                       AND sessions.expires_at > ?) AS live_sessions \
-             FROM users ORDER BY users.created_at, users.username_key",
-        )
-        .bind(now_ms / 1000)
+                       AND sessions.expires_at > ",
+            now_s!(),
+            ") AS live_sessions \
+             FROM users ORDER BY users.created_at, users.username_key"
+        ))
         .fetch_all(&self.pools.reader)
         .await?)
     }
@@ -179,14 +210,14 @@ impl AuthStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn revoke_all_sessions(&self, user_id: &str, now_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = ? \
-             WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
-        )
-        .bind(now_ms)
+    async fn revoke_all_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(concat!(
+            "UPDATE sessions SET revoked_at = ",
+            now_ms!(),
+            " WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ",
+            now_s!()
+        ))
         .bind(user_id)
-        .bind(now_ms / 1000)
         .execute(&self.pools.writer)
         .await?;
         Ok(done.rows_affected())
@@ -198,7 +229,6 @@ impl AuthStore for SqliteStore {
     }
 
     async fn close(&self) {
-        self.pools.writer.close().await;
-        self.pools.reader.close().await;
+        self.pools.close().await;
     }
 }

@@ -164,6 +164,26 @@ async fn refuses_a_database_url_of_an_unsupported_kind() {
     assert_refused_naming(&refused_start(&mut command).await, "AUTH_DATABASE_URL", &[]);
 }
 
+#[tokio::test]
+async fn refuses_a_session_shorter_than_an_access_token() {
+    let dir = TestDir::new();
+    let mut command = configured(dir.path());
+    command.env("ACCESS_TOKEN_TTL", "15m").env("REFRESH_TOKEN_TTL", "10m");
+    assert_refused_naming(&refused_start(&mut command).await, "REFRESH_TOKEN_TTL", &[]);
+}
+
+#[tokio::test]
+async fn refuses_a_reuse_grace_long_enough_to_switch_reuse_detection_off() {
+    let dir = TestDir::new();
+    let mut command = configured(dir.path());
+    command.env("REFRESH_REUSE_GRACE", "30d");
+    assert_refused_naming(&refused_start(&mut command).await, "REFRESH_REUSE_GRACE", &[]);
+    // The longest allowed still starts.
+    let mut command = configured(dir.path());
+    command.env("REFRESH_REUSE_GRACE", "1m");
+    start(&mut command).await.terminate().await;
+}
+
 /// Starts the binary and waits for its listening line, which names 127.0.0.1 and a real port.
 pub(crate) async fn start(command: &mut Command) -> ServerProcess {
     let server = AUTH_SERVER.start(command).await;
@@ -330,7 +350,11 @@ async fn the_logs_never_contain_a_password_a_secret_or_a_token() {
 async fn an_expired_session_is_logged_as_a_warning_naming_it() {
     let data = test_data().await;
     let mut command = configured_on(&data);
-    command.env("REFRESH_TOKEN_TTL", "1s").env("JWT_LEEWAY", "0s");
+    // A session no shorter than its access tokens (the start refuses that).
+    command
+        .env("REFRESH_TOKEN_TTL", "1s")
+        .env("ACCESS_TOKEN_TTL", "1s")
+        .env("JWT_LEEWAY", "0s");
     let server = start(&mut command).await;
     assert_eq!(post(&server, "/register", &credentials(PASSWORD)).await.status(), 201);
     let login = tokens(&server, "/login", &credentials(PASSWORD)).await;

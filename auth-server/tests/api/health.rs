@@ -37,9 +37,13 @@ async fn readyz_is_200_when_the_database_answers() {
 /// The app, as `main` builds it, over a store whose connections have been closed.
 async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshTokens) {
     let config = config(&data.database_url());
-    let store = open_store(&config.database_url, &config.database)
-        .await
-        .expect("open the store");
+    let store = open_store(
+        &config.database_url,
+        &config.database,
+        service_kit::sqlite::Access::Server,
+    )
+    .await
+    .expect("open the store");
     store.close().await;
     let keys = |secret: &str| KeySet::single(&Secret::new(secret)).expect("a valid secret");
     let state = AppState {
@@ -55,6 +59,7 @@ async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshToken
         limits: Arc::new(Limits::from_config(&config)),
         addresses: AddressSource::default(),
         registration: config.registration,
+        clock: config.clock,
     };
     (
         app(state),

@@ -3,7 +3,9 @@
 use jwt_tokens::{RefreshClaims, now_unix};
 use serde_json::json;
 
-use crate::helpers::{ISSUER, PASSWORD, assert_error, assert_refused, foreign_refresh_tokens, spawn_app};
+use crate::helpers::{
+    ISSUER, PASSWORD, assert_bearer_error, assert_error, assert_refused, foreign_refresh_tokens, spawn_app,
+};
 
 #[tokio::test]
 async fn logout_is_204_and_ends_the_session() {
@@ -173,4 +175,22 @@ async fn malformed_logout_bodies_are_400() {
 
     // None of the refused requests logged the session out.
     app.refreshed(&login.refresh).await;
+}
+
+/// A spent refresh token of a live session can end that session, and nothing more: asked to end
+/// every session, it gets a refusal that says so, not the `204` of a global logout.
+#[tokio::test]
+async fn a_global_logout_with_a_spent_token_ends_only_its_session_and_says_so() {
+    let app = spawn_app().await;
+    let (_, first) = app.user_with_session("alice").await;
+    let next = app.refreshed(&first.refresh).await;
+    let other = app.logged_in("alice", PASSWORD).await;
+
+    let body = assert_bearer_error(app.logout(&first.refresh, Some("global")).await, 403, "invalid_grant").await;
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("only the current refresh token"), "{message}");
+
+    // Its own session has ended; the user's other session goes on.
+    assert_refused(app.refresh(&next.refresh).await).await;
+    app.refreshed(&other.refresh).await;
 }

@@ -23,9 +23,13 @@ async fn document(app: &TestApp) -> Value {
 async fn router() -> axum::Router {
     let data = test_data().await;
     let config = config(&data.database_url());
-    let store = open_store(&config.database_url, &config.database)
-        .await
-        .expect("open the store");
+    let store = open_store(
+        &config.database_url,
+        &config.database,
+        service_kit::sqlite::Access::Server,
+    )
+    .await
+    .expect("open the store");
     let keys = |secret: &str| KeySet::single(&Secret::new(secret)).expect("a valid secret");
     app(AppState {
         access: Arc::new(AccessTokens::new(keys(ACCESS_SECRET), &default_settings())),
@@ -40,6 +44,7 @@ async fn router() -> axum::Router {
         limits: Arc::new(Limits::from_config(&config)),
         addresses: AddressSource::default(),
         registration: config.registration,
+        clock: config.clock,
     })
 }
 

@@ -34,6 +34,7 @@ async fn expired_sessions_are_purged() {
     let app = spawn_app_with(|config| {
         config.session_purge_interval = Duration::from_secs(1);
         config.refresh_token_ttl = Duration::from_secs(1);
+        config.access_token_ttl = Duration::from_secs(1);
         config.tokens.jwt_leeway = Duration::ZERO;
     })
     .await;

@@ -188,6 +188,7 @@ async fn of_32_concurrent_rotations_of_one_token_exactly_one_succeeds() {
 async fn an_expired_refresh_token_is_403() {
     let app = spawn_app_with(|config| {
         config.refresh_token_ttl = Duration::from_secs(1);
+        config.access_token_ttl = Duration::from_secs(1);
         config.tokens.jwt_leeway = Duration::ZERO;
     })
     .await;
@@ -220,4 +221,35 @@ async fn access_tokens_expire_after_access_token_ttl() {
     let next = app.refreshed(&login.refresh).await;
     assert_eq!(next.body["expiresIn"], 1);
     app.access.verify(&next.access).expect("a fresh access token");
+}
+
+#[tokio::test]
+async fn an_access_token_never_outlives_its_session() {
+    // Sessions as long as access tokens: any rotation after login would stretch one past it.
+    let app = spawn_app_with(|config| {
+        config.access_token_ttl = Duration::from_secs(60);
+        config.refresh_token_ttl = Duration::from_secs(60);
+    })
+    .await;
+    let (_, login) = app.user_with_session("alice").await;
+    let session_ends = app.refresh_claims(&login.refresh).exp;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let next = app.refreshed(&login.refresh).await;
+    let access = app.access.verify(&next.access).expect("a valid access token");
+    assert!(
+        access.exp <= session_ends,
+        "access exp {} > session end {session_ends}",
+        access.exp
+    );
+    assert_eq!(
+        app.refresh_claims(&next.refresh).exp,
+        session_ends,
+        "the session's end does not move"
+    );
+    let expires_in = next.body["expiresIn"].as_u64().expect("expiresIn");
+    assert!(
+        expires_in < 60,
+        "expiresIn says how long the token really lives: {expires_in}"
+    );
 }

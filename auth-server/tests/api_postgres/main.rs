@@ -16,6 +16,8 @@ mod binary;
 mod cli;
 #[path = "../api/cors.rs"]
 mod cors;
+#[path = "../api/crash.rs"]
+mod crash;
 #[path = "../api/errors.rs"]
 mod errors;
 #[path = "../api/forgery.rs"]
@@ -49,6 +51,8 @@ mod register;
 #[path = "../api/token.rs"]
 mod token;
 
+#[path = "../api/clocks.rs"]
+mod clocks;
 #[path = "../api/instances.rs"]
 mod instances;
 #[path = "../api/pg_faults.rs"]

@@ -56,7 +56,14 @@ async fn main() -> ExitCode {
     };
     let local = listener.local_addr().map_or(addr, |a| a);
     println!("posts-ceiling listening on http://{local}");
-    match service_kit::serve::serve(listener, posts_server::ceiling_app(posts), shutdown).await {
+    match service_kit::serve::serve(
+        listener,
+        posts_server::ceiling_app(posts),
+        service_kit::serve::HttpArgs::default(),
+        shutdown,
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("posts-ceiling: {err}");

@@ -2,6 +2,25 @@
 
 use crate::ApiError;
 
+/// Whether `err` says the disk under the database is full: SQLite's
+/// `SQLITE_FULL`, PostgreSQL's `disk_full` (53100). Nothing was written; reads
+/// still work, and writes work again once space is freed.
+pub fn is_storage_full(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return pg.code() == "53100";
+    }
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+        && sqlite_primary_code(db.code().as_deref()) == Some(13)
+}
+
+/// SQLite's primary result code (the low byte of an extended one).
+fn sqlite_primary_code(code: Option<&str>) -> Option<i32> {
+    code.and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff)
+}
+
 /// Whether `err` means the database cannot be reached or is too busy right
 /// now (answered `503`), as opposed to a fault of the query (`500`).
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
@@ -13,10 +32,7 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
             }
             // SQLITE_BUSY and SQLITE_LOCKED (and their extended codes): another writer held on too long.
             db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
-                && db
-                    .code()
-                    .and_then(|code| code.parse::<i32>().ok())
-                    .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+                && matches!(sqlite_primary_code(db.code().as_deref()), Some(5 | 6))
         }
         _ => false,
     }
@@ -36,13 +52,17 @@ fn is_unavailable_sqlstate(code: &str) -> bool {
 pub enum DbError {
     #[error("database unavailable: {0}")]
     Unavailable(sqlx::Error),
+    #[error("storage full: {0}")]
+    StorageFull(sqlx::Error),
     #[error("database error: {0}")]
     Failed(sqlx::Error),
 }
 
 impl From<sqlx::Error> for DbError {
     fn from(err: sqlx::Error) -> Self {
-        if is_unavailable(&err) {
+        if is_storage_full(&err) {
+            Self::StorageFull(err)
+        } else if is_unavailable(&err) {
             Self::Unavailable(err)
         } else {
             Self::Failed(err)
@@ -54,6 +74,7 @@ impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::Unavailable(cause) => ApiError::unavailable(cause),
+            DbError::StorageFull(cause) => ApiError::storage_full(cause),
             DbError::Failed(cause) => ApiError::internal(cause),
         }
     }

@@ -9,6 +9,15 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{value}` is not a duration like 15s, 15m, 1h or 30d ({e})"))
 }
 
+/// Parses a duration that must be longer than zero (a zero timeout would fail everything).
+pub fn parse_positive_duration(value: &str) -> Result<Duration, String> {
+    let duration = parse_duration(value)?;
+    if duration.is_zero() {
+        return Err(format!("`{value}` must be longer than zero"));
+    }
+    Ok(duration)
+}
+
 /// Formats a duration the way settings are written (`15m`, `30days`).
 pub fn format_duration(value: Duration) -> String {
     humantime::format_duration(value).to_string()

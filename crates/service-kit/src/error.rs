@@ -9,6 +9,9 @@ use serde::Serialize;
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// The `Retry-After` of a `storage_full` answer, in seconds: freeing disk space takes an operator.
+const STORAGE_FULL_RETRY_AFTER: u64 = 30;
+
 /// An error as a client sees it. Server faults carry a `cause` that is logged
 /// (by [`crate::middleware::json_errors`]) and never sent.
 pub struct ApiError {
@@ -22,7 +25,11 @@ pub struct ApiError {
 
 /// The logged cause of a server fault, handed from the response to the logging middleware.
 #[derive(Clone, Debug)]
-pub struct ErrorCause(pub String);
+pub struct ErrorCause {
+    pub cause: String,
+    /// The error's code: faults of one code that come in a burst are logged once.
+    pub code: &'static str,
+}
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -89,6 +96,20 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "the service is temporarily unavailable, try again shortly",
+            )
+        }
+    }
+
+    /// `503` `storage_full`: the disk under the database is full, so nothing was
+    /// written; reads still work. `cause` is logged.
+    pub fn storage_full(cause: impl fmt::Display) -> Self {
+        Self {
+            cause: Some(cause.to_string()),
+            retry_after: Some(STORAGE_FULL_RETRY_AFTER),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_full",
+                "the server's storage is full: nothing was changed, try again later",
             )
         }
     }
@@ -168,7 +189,7 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Some(cause) = self.cause {
-            response.extensions_mut().insert(ErrorCause(cause));
+            response.extensions_mut().insert(ErrorCause { cause, code: self.code });
         }
         response
     }
@@ -195,6 +216,7 @@ mod tests {
             .extensions()
             .get::<ErrorCause>()
             .expect("cause kept for the log");
-        assert_eq!(cause.0, "SELECT secret FROM users");
+        assert_eq!(cause.cause, "SELECT secret FROM users");
+        assert_eq!(cause.code, "internal");
     }
 }

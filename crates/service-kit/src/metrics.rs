@@ -12,6 +12,10 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const HTTP_REQUESTS: &str = "http_requests_total";
 /// Time from the request's arrival to its response's head, in seconds, by route template and method.
 pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
+/// Connections being served now.
+pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
+/// Connections closed as soon as they were accepted, because the connection cap was reached.
+pub const HTTP_CONNECTIONS_REFUSED: &str = "http_connections_refused_total";
 /// The `route` label of a request that matched no route: one label for every unknown path.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 
@@ -38,6 +42,11 @@ pub fn install() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_ok() {
             metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route, method and status.");
+            metrics::describe_gauge!(HTTP_CONNECTIONS_OPEN, "HTTP connections being served now.");
+            metrics::describe_counter!(
+                HTTP_CONNECTIONS_REFUSED,
+                "HTTP connections closed at once because HTTP_MAX_CONNECTIONS were open."
+            );
             metrics::describe_histogram!(
                 HTTP_REQUEST_DURATION,
                 metrics::Unit::Seconds,

@@ -1,6 +1,8 @@
 //! The middleware stack every route of both servers runs behind.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -90,8 +92,13 @@ fn on_response(response: &Response, latency: Duration, span: &Span) {
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    if let Some(ErrorCause(cause)) = response.extensions().get::<ErrorCause>() {
-        tracing::error!(status = status.as_u16(), cause = %cause, "request failed");
+    if let Some(ErrorCause { cause, code }) = response.extensions().get::<ErrorCause>() {
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(status = status.as_u16(), cause = %cause, "request failed");
+        } else if let Some(unlogged) = BURSTS.admit(code, Instant::now()) {
+            // A full disk or a database that is down fails every request alike: one line per burst.
+            tracing::error!(status = status.as_u16(), error = code, cause = %cause, unlogged, "request failed");
+        }
     }
     if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
         return response;
@@ -106,6 +113,54 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     replacement
 }
 
+/// How long after logging a `503` of one code the same code stays unlogged (only counted).
+pub const BURST_WINDOW: Duration = Duration::from_secs(10);
+
+static BURSTS: LazyLock<Bursts> = LazyLock::new(Bursts::default);
+
+/// Per error code, when one was last logged and how many of that code went unlogged since.
+#[derive(Default)]
+struct Bursts(Mutex<HashMap<&'static str, (Instant, u64)>>);
+
+impl Bursts {
+    /// `Some(unlogged since the last line)` if a fault of `code` at `now` is to be logged.
+    fn admit(&self, code: &'static str, now: Instant) -> Option<u64> {
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match seen.get_mut(code) {
+            Some((logged, unlogged)) if now.duration_since(*logged) < BURST_WINDOW => {
+                *unlogged += 1;
+                None
+            }
+            Some((logged, unlogged)) => {
+                *logged = now;
+                Some(std::mem::take(unlogged))
+            }
+            None => {
+                seen.insert(code, (now, 0));
+                Some(0)
+            }
+        }
+    }
+}
+
 fn is_json(response: &Response) -> bool {
     response.headers().get(header::CONTENT_TYPE) == Some(&HeaderValue::from_static("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_one_code_is_logged_once_per_window_with_the_count_it_skipped() {
+        let bursts = Bursts::default();
+        let start = Instant::now();
+        assert_eq!(bursts.admit("storage_full", start), Some(0));
+        assert_eq!(bursts.admit("storage_full", start + Duration::from_secs(1)), None);
+        assert_eq!(bursts.admit("storage_full", start + Duration::from_secs(2)), None);
+        // Another code is a burst of its own.
+        assert_eq!(bursts.admit("unavailable", start + Duration::from_secs(2)), Some(0));
+        assert_eq!(bursts.admit("storage_full", start + BURST_WINDOW), Some(2));
+        assert_eq!(bursts.admit("storage_full", start + BURST_WINDOW), None);
+    }
 }

@@ -12,7 +12,7 @@ use sqlx::{ConnectOptions as _, Connection as _, PgPool};
 use tokio::time::Instant;
 
 use crate::db::is_unavailable;
-use crate::duration::{format_duration, parse_duration};
+use crate::duration::{format_duration, parse_duration, parse_positive_duration};
 
 /// The first wait between two attempts to reach the database at start-up.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -33,7 +33,7 @@ pub struct DatabaseArgs {
     pub database_max_connections: u32,
 
     /// How long a request waits for a free (or new) connection before it is answered `503`.
-    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_positive)]
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_positive_duration)]
     pub database_acquire_timeout: Duration,
 
     /// Longest a single SQL statement may run (PostgreSQL's `statement_timeout`); a
@@ -57,15 +57,6 @@ impl Default for DatabaseArgs {
             database_startup_timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// A zero acquire timeout would fail every request that has to wait at all.
-fn parse_positive(value: &str) -> Result<Duration, String> {
-    let duration = parse_duration(value)?;
-    if duration.is_zero() {
-        return Err(format!("`{value}` must be longer than zero"));
-    }
-    Ok(duration)
 }
 
 /// Whether `url` names a PostgreSQL database (`postgres://` or `postgresql://`).

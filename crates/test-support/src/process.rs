@@ -46,6 +46,9 @@ pub const CONTRACT_VARIABLES: &[&str] = &[
     "DATABASE_STATEMENT_TIMEOUT",
     "DATABASE_STARTUP_TIMEOUT",
     "REGISTRATION",
+    "HTTP_HEADER_TIMEOUT",
+    "HTTP_IDLE_TIMEOUT",
+    "HTTP_MAX_CONNECTIONS",
 ];
 
 /// A server binary: the name it prints its lines with, where it is, the variables every start
@@ -92,7 +95,18 @@ impl ServerBinary {
     /// variable set but its [`ServerBinary::envs`], stdin closed, stdout and stderr piped,
     /// and killed if dropped while running.
     pub fn command(&self, dir: &Path) -> Command {
-        let mut command = Command::new(self.path);
+        self.prepared(Command::new(self.path), dir)
+    }
+
+    /// [`ServerBinary::command`], started with a soft limit of `open_files` open files (the
+    /// hard limit unchanged), as a shell's `ulimit -Sn` would start it (util-linux `prlimit`).
+    pub fn command_with_open_files(&self, dir: &Path, open_files: u64) -> Command {
+        let mut command = Command::new("prlimit");
+        command.arg(format!("--nofile={open_files}:")).arg("--").arg(self.path);
+        self.prepared(command, dir)
+    }
+
+    fn prepared(&self, mut command: Command, dir: &Path) -> Command {
         for variable in CONTRACT_VARIABLES {
             command.env_remove(variable);
         }

@@ -76,7 +76,8 @@ impl PostStore for PostgresStore {
     }
 
     async fn create(&self, new: NewPost) -> Result<Post, StoreError> {
-        let row: PostRow = sqlx::query_as(concat!(
+        // Read to the end (`fetch_all`), so that an error after the row (the commit) is not lost.
+        let rows: Vec<PostRow> = sqlx::query_as(concat!(
             "INSERT INTO posts (user_id, username, title, body, created_at) \
              VALUES ($1, $2, $3, $4, TIMESTAMPTZ 'epoch' + $5 * INTERVAL '1 millisecond') RETURNING ",
             post_columns!()
@@ -86,9 +87,12 @@ impl PostStore for PostgresStore {
         .bind(new.title.into_bytes())
         .bind(new.body.into_bytes())
         .bind(now_unix_ms())
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        row.try_into()
+        rows.into_iter()
+            .next()
+            .ok_or(StoreError::from(sqlx::Error::RowNotFound))?
+            .try_into()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,7 +1,7 @@
 //! The embedded SQLite backend: one writer connection, a pool of readers.
 
 use async_trait::async_trait;
-use service_kit::sqlite::SqlitePools;
+use service_kit::sqlite::{Access, SqlitePools};
 use sqlx::migrate::Migrator;
 
 use service_kit::now_unix_ms;
@@ -18,7 +18,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at a `sqlite://path` URL.
     pub async fn open(url: &str) -> Result<Self, String> {
-        let pools = service_kit::sqlite::open(url, &MIGRATOR).await?;
+        let pools = service_kit::sqlite::open(url, &MIGRATOR, Access::Server).await?;
         Ok(Self { pools })
     }
 }
@@ -37,7 +37,9 @@ impl PostStore for SqliteStore {
     }
 
     async fn create(&self, new: NewPost) -> Result<Post, StoreError> {
-        let post = sqlx::query_as(
+        // Run to completion (`fetch_all`): the statement commits when it completes, and a commit
+        // that fails (a full disk) must be an error, not a row already handed out.
+        let posts: Vec<Post> = sqlx::query_as(
             "INSERT INTO posts (user_id, username, title, body, created_at) VALUES (?, ?, ?, ?, ?) \
              RETURNING id, user_id, username, title, body, created_at",
         )
@@ -46,9 +48,9 @@ impl PostStore for SqliteStore {
         .bind(new.title)
         .bind(new.body)
         .bind(now_unix_ms())
-        .fetch_one(&self.pools.writer)
+        .fetch_all(&self.pools.writer)
         .await?;
-        Ok(post)
+        posts.into_iter().next().ok_or_else(|| sqlx::Error::RowNotFound.into())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -61,7 +63,6 @@ impl PostStore for SqliteStore {
     /// Closing lets SQLite fold the WAL back into the database file; every
     /// later call fails as unavailable.
     async fn close(&self) {
-        self.pools.writer.close().await;
-        self.pools.reader.close().await;
+        self.pools.close().await;
     }
 }

@@ -37,6 +37,7 @@ async fn database_gone_is_503() {
     tokio::spawn(service_kit::serve::serve(
         listener,
         app(state),
+        service_kit::serve::HttpArgs::default(),
         std::future::pending::<()>(),
     ));
     let client = reqwest::Client::new();

@@ -35,6 +35,7 @@ pub fn config(database_url: String) -> Config {
         addr: "127.0.0.1:0".parse().expect("a socket address"),
         database_url,
         database: DatabaseArgs::default(),
+        http: service_kit::serve::HttpArgs::default(),
         tokens: TokenArgs {
             access_token_secret: Some(Secret::new(ACCESS_SECRET)),
             access_token_previous_secrets: Vec::new(),

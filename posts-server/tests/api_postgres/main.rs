@@ -15,6 +15,8 @@ mod bad_input;
 mod binary;
 #[path = "../api/cors.rs"]
 mod cors;
+#[path = "../api/crash.rs"]
+mod crash;
 #[path = "../api/errors.rs"]
 mod errors;
 #[path = "../api/forgery.rs"]

@@ -1,0 +1,95 @@
+//! `SmallDisk`: a small file system of a test's own (a `tmpfs` mount), to fill up and free again.
+
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+use std::process::Command;
+
+use crate::TestDir;
+
+/// A `tmpfs` of a fixed size mounted on a fresh directory, unmounted and removed on drop.
+/// [`SmallDisk::fill`] takes every free byte; [`SmallDisk::free`] gives them back.
+#[derive(Debug)]
+pub struct SmallDisk {
+    dir: TestDir,
+}
+
+impl SmallDisk {
+    /// Mounts a `bytes`-sized `tmpfs`. Where this process may not mount one (not root, no
+    /// `mount`), returns `None` after one `SKIPPED: …` line written past the test harness's
+    /// capture; with `CI=true` it panics instead, so CI never passes without the test.
+    pub fn mount(bytes: u64) -> Option<Self> {
+        let dir = TestDir::new();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes},mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        let why = match mounted {
+            Ok(output) if output.status.success() => return Some(Self { dir }),
+            Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            Err(e) => e.to_string(),
+        };
+        crate::skip(&format!(
+            "cannot mount a small tmpfs to fill up ({why}); run the tests as root"
+        ));
+        None
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The `sqlite://` URL of the database file `file` on this disk.
+    pub fn sqlite_url(&self, file: &str) -> String {
+        self.dir.sqlite_url(file)
+    }
+
+    /// Takes every free byte (in files of its own); returns how many it took.
+    pub fn fill(&self) -> u64 {
+        let mut taken = 0;
+        for (index, chunk) in [64 * 1024, 4096, 512, 1].into_iter().enumerate() {
+            let path = self.path().join(format!("filler-{index}"));
+            let mut file = std::fs::File::create(&path).expect("create a filler file");
+            let bytes = vec![0x5a_u8; chunk];
+            loop {
+                match file.write_all(&bytes).and_then(|()| file.sync_all()) {
+                    Ok(()) => taken += chunk as u64,
+                    Err(e) if e.kind() == ErrorKind::StorageFull || e.raw_os_error() == Some(28) => break,
+                    Err(e) => panic!("fill {} ({e})", path.display()),
+                }
+            }
+        }
+        taken
+    }
+
+    /// Gives back what [`SmallDisk::fill`] took.
+    pub fn free(&self) {
+        for index in 0..4 {
+            let _ = std::fs::remove_file(self.path().join(format!("filler-{index}")));
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazily: a server of the test may still hold a file open.
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).output();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SmallDisk;
+
+    #[test]
+    fn fills_up_and_frees_again() {
+        let Some(disk) = SmallDisk::mount(256 * 1024) else {
+            return;
+        };
+        let taken = disk.fill();
+        assert!(taken > 200 * 1024, "took {taken} bytes");
+        let full = std::fs::write(disk.path().join("more"), [1_u8; 8192]);
+        assert!(full.is_err(), "nothing more fits");
+        disk.free();
+        std::fs::write(disk.path().join("more"), [1_u8; 8192]).expect("space again");
+    }
+}

@@ -49,6 +49,12 @@ impl Conn {
         })
     }
 
+    /// Whether the server has closed this connection (or sent something unasked)
+    /// since its last answer: a client opens another rather than send on it.
+    pub fn closed(&self) -> bool {
+        !matches!(self.stream.try_read(&mut [0; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+
     /// Sends `request` and reads the whole answer (sized by `Content-Length`).
     pub async fn send(&mut self, request: &[u8]) -> io::Result<Response> {
         self.stream.write_all(request).await?;

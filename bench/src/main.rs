@@ -8,12 +8,16 @@
 //! `BENCH_ONLY` (some of `startup,posts,token,login,memory`: a partial run for
 //! profiling, printed but not written to the README), `BENCH_BACKENDS`
 //! (`sqlite`, `postgresql`: likewise).
+//!
+//! `bench soak` (or `BENCH_SOAK=1`) runs the soak instead: see `soak.rs`.
 
 mod http;
 mod load;
 mod process;
 mod report;
 mod seed;
+mod series;
+mod soak;
 mod wrk;
 
 use std::net::SocketAddr;
@@ -37,7 +41,9 @@ const MANY_CONNECTIONS: u32 = 1000;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    match run().await {
+    let soak = std::env::args().nth(1).as_deref() == Some("soak") || std::env::var("BENCH_SOAK").as_deref() == Ok("1");
+    let done = if soak { soak::run().await } else { run().await };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("bench: {err}");
@@ -50,6 +56,8 @@ struct Bench {
     dir: PathBuf,
     access_secret: String,
     refresh_secret: String,
+    /// `ACCESS_TOKEN_TTL` of the auth servers.
+    access_ttl: String,
     round: Duration,
     rounds: usize,
     auth_bin: PathBuf,
@@ -104,18 +112,8 @@ fn medians(rounds: &[load::Figures]) -> load::Figures {
 
 async fn run() -> Result<()> {
     let started = Instant::now();
-    let dir = std::env::temp_dir().join(format!("auth-posts-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let bench = Bench {
-        dir: dir.clone(),
-        access_secret: secret(),
-        refresh_secret: secret(),
-        round: Duration::from_secs(env_number("BENCH_SECONDS", 5)?),
-        rounds: usize::try_from(env_number("BENCH_ROUNDS", 5)?)?,
-        auth_bin: process::binary("auth-server")?,
-        posts_bin: process::binary("posts-server")?,
-        ceiling_bin: process::binary("posts-ceiling")?,
-    };
+    let bench = Bench::new("1h")?;
+    let dir = bench.dir.clone();
     let mut report = Report::new(bench.round, bench.rounds);
     report::criterion(&mut report)?;
     let postgres = Postgres::connect().await;
@@ -236,6 +234,23 @@ impl Postgres {
 }
 
 impl Bench {
+    /// The settings, binaries and a new temporary folder for the databases and logs.
+    fn new(access_ttl: &str) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("auth-posts-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            dir,
+            access_secret: secret(),
+            refresh_secret: secret(),
+            access_ttl: access_ttl.to_owned(),
+            round: Duration::from_secs(env_number("BENCH_SECONDS", 5)?),
+            rounds: usize::try_from(env_number("BENCH_ROUNDS", 5)?)?,
+            auth_bin: process::binary("auth-server")?,
+            posts_bin: process::binary("posts-server")?,
+            ceiling_bin: process::binary("posts-ceiling")?,
+        })
+    }
+
     fn sqlite_url(&self, name: &str) -> String {
         format!("sqlite://{}", self.dir.join(format!("{name}.db")).display())
     }
@@ -243,7 +258,7 @@ impl Bench {
     fn common(&self) -> Vec<(String, String)> {
         [
             ("ACCESS_TOKEN_SECRET", self.access_secret.as_str()),
-            ("ACCESS_TOKEN_TTL", "1h"),
+            ("ACCESS_TOKEN_TTL", self.access_ttl.as_str()),
             ("RATE_LIMITS", "off"),
             ("RUST_LOG", "warn"),
         ]

@@ -90,8 +90,13 @@ impl Server {
         })
     }
 
+    fn pid(&self) -> Result<u32> {
+        Ok(self.child.id().ok_or("the server has exited")?)
+    }
+
+    /// A number field of `/proc/PID/status` (in kiB for the memory ones).
     fn status_kib(&self, field: &str) -> Result<u64> {
-        let pid = self.child.id().ok_or("the server has exited")?;
+        let pid = self.pid()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let line = status
             .lines()
@@ -108,6 +113,16 @@ impl Server {
     /// The most resident memory so far, in MiB.
     pub fn peak_rss_mib(&self) -> Result<f64> {
         Ok(self.status_kib("VmHWM:")? as f64 / 1024.0)
+    }
+
+    /// Its threads now.
+    pub fn threads(&self) -> Result<u64> {
+        self.status_kib("Threads:")
+    }
+
+    /// Its open file descriptors now (sockets, database files, logs).
+    pub fn open_fds(&self) -> Result<usize> {
+        Ok(std::fs::read_dir(format!("/proc/{}/fd", self.pid()?))?.count())
     }
 
     /// SIGTERM, then waits for a graceful exit (SIGKILL after 10 s).

@@ -74,7 +74,7 @@ pub fn throughput(f: &Figures) -> String {
     text
 }
 
-fn command(program: &str, args: &[&str]) -> String {
+pub fn command(program: &str, args: &[&str]) -> String {
     std::process::Command::new(program)
         .args(args)
         .output()
@@ -213,17 +213,23 @@ impl Report {
         out
     }
 
-    /// Replaces what lies between the markers in `path` (appending them if absent).
+    /// Replaces the table between its markers in `path`.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let current = std::fs::read_to_string(path).unwrap_or_default();
-        let section = format!("{BEGIN}\n{}{END}", self.table());
-        let updated = match (current.find(BEGIN), current.find(END)) {
-            (Some(begin), Some(end)) if begin < end => {
-                format!("{}{section}{}", &current[..begin], &current[end + END.len()..])
-            }
-            _ => format!("{current}\n{section}\n"),
-        };
-        std::fs::write(path, updated)?;
-        Ok(())
+        write_between(path, BEGIN, END, &self.table())
     }
+}
+
+/// Replaces what lies between the markers `begin` and `end` in `path` with
+/// `text` (appending the markers if absent).
+pub fn write_between(path: &Path, begin: &str, end: &str, text: &str) -> Result<()> {
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    let section = format!("{begin}\n{text}{end}");
+    let updated = match (current.find(begin), current.find(end)) {
+        (Some(b), Some(e)) if b < e => {
+            format!("{}{section}{}", &current[..b], &current[e + end.len()..])
+        }
+        _ => format!("{current}\n{section}\n"),
+    };
+    std::fs::write(path, updated)?;
+    Ok(())
 }

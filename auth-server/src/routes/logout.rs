@@ -1,5 +1,7 @@
 //! `DELETE /logout`: end the session of a refresh token, or every session of its user.
 
+use std::fmt;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -20,13 +22,23 @@ pub enum Scope {
     Global,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LogoutRequest {
     /// The refresh token of the session to end.
     token: String,
     /// `session` (the default): this token's session; `global`: every session of its user.
     #[serde(default)]
     scope: Scope,
+}
+
+/// Never prints the token.
+impl fmt::Debug for LogoutRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogoutRequest")
+            .field("token", &"<redacted>")
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// Always `204` for a well-formed body: an unknown, invalid or already
@@ -55,28 +67,43 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
             return Ok(StatusCode::NO_CONTENT);
         }
     };
+    // Counted: the sessions that ended here, not the requests (a repeated logout ends nothing).
     match request.scope {
         Scope::Session => {
-            state
+            let ended = state
                 .store
                 .revoke_session(&claims.sid, &claims.sub, now_unix_ms())
                 .await?;
-            metrics::sessions_revoked(Revocation::Logout, 1);
-            tracing::info!(session = %claims.sid, user = %claims.sub, "logged out");
+            metrics::sessions_revoked(Revocation::Logout, ended);
+            tracing::info!(session = %claims.sid, user = %claims.sub, sessions = ended, "logged out");
         }
         Scope::Global => {
             let now = now_unix_ms();
-            let ended = state
+            let mut ended = state
                 .store
                 .revoke_user_sessions(&claims.sid, &claims.sub, &claims.jti, now)
                 .await?;
-            metrics::sessions_revoked(Revocation::GlobalLogout, ended);
             if ended == 0 {
                 // Not the current token of a live session: end at most its own session.
-                state.store.revoke_session(&claims.sid, &claims.sub, now).await?;
+                ended = state.store.revoke_session(&claims.sid, &claims.sub, now).await?;
             }
+            metrics::sessions_revoked(Revocation::GlobalLogout, ended);
             tracing::info!(user = %claims.sub, sessions = ended, "logged out everywhere");
         }
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_the_token() {
+        let request: LogoutRequest =
+            serde_json::from_str(r#"{"token":"eyJ.secret-refresh-token.sig","scope":"global"}"#).expect("a request");
+        let printed = format!("{request:?}");
+        assert!(!printed.contains("secret-refresh-token"), "{printed}");
+        assert!(printed.contains("Global"), "{printed}");
+    }
 }

@@ -150,8 +150,9 @@ pub trait AuthStore: Send + Sync {
     /// two is atomic too.
     async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError>;
 
-    /// Ends one session of `user_id`; ending an ended one is not an error.
-    async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError>;
+    /// Ends one session of `user_id`; ending an ended one is not an error. Returns how many
+    /// sessions it ended: 1, or 0 for a session that had ended already.
+    async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<u64, StoreError>;
 
     /// Ends every session of `user_id`, but only if refresh token `jti` is
     /// the current one of live session `sid`: a spent or ended token must not

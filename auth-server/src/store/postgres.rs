@@ -123,14 +123,15 @@ impl AuthStore for PostgresStore {
         Ok(outcome)
     }
 
-    async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-            .bind(now_ms)
-            .bind(sid)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(now_ms)
+                .bind(sid)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
     }
 
     async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str, now_ms: i64) -> Result<u64, StoreError> {

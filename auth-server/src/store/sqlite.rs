@@ -115,14 +115,15 @@ impl AuthStore for SqliteStore {
         Ok(outcome)
     }
 
-    async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL")
-            .bind(now_ms)
-            .bind(sid)
-            .bind(user_id)
-            .execute(&self.pools.writer)
-            .await?;
-        Ok(())
+    async fn revoke_session(&self, sid: &str, user_id: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL")
+                .bind(now_ms)
+                .bind(sid)
+                .bind(user_id)
+                .execute(&self.pools.writer)
+                .await?;
+        Ok(done.rows_affected())
     }
 
     async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str, now_ms: i64) -> Result<u64, StoreError> {

@@ -7,6 +7,7 @@ mod cors;
 mod errors;
 mod forgery;
 mod grace;
+mod headers;
 mod health;
 mod help;
 mod helpers;

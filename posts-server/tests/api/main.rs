@@ -7,6 +7,7 @@ mod binary;
 mod cors;
 mod errors;
 mod forgery;
+mod headers;
 mod health;
 mod help;
 mod helpers;

@@ -19,6 +19,8 @@ mod cors;
 mod errors;
 #[path = "../api/forgery.rs"]
 mod forgery;
+#[path = "../api/headers.rs"]
+mod headers;
 #[path = "../api/health.rs"]
 mod health;
 #[path = "../api/help.rs"]

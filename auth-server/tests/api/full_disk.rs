@@ -3,9 +3,6 @@
 //! and writes work again once space is freed, without a restart.
 
 use serde_json::Value;
-use sqlx::ConnectOptions as _;
-use sqlx::sqlite::SqliteConnectOptions;
-use std::str::FromStr;
 use test_support::SmallDisk;
 
 use crate::helpers::{PASSWORD, Tokens, assert_error, json, spawn_app_with};
@@ -37,20 +34,6 @@ async fn outcome(response: reqwest::Response, success: u16) -> Outcome<Value> {
     Outcome::Refused
 }
 
-/// Folds the write-ahead log back into the database file and empties it, as a quiet moment
-/// would, so that the next commit needs new space on the disk.
-async fn empty_the_log(url: &str) {
-    let mut conn = SqliteConnectOptions::from_str(url)
-        .expect("a SQLite URL")
-        .connect()
-        .await
-        .expect("open the database beside the server");
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&mut conn)
-        .await
-        .expect("checkpoint");
-}
-
 #[tokio::test]
 async fn a_full_disk_refuses_writes_cleanly_and_loses_nothing_it_acknowledged() {
     let Some(disk) = SmallDisk::mount(4 * 1024 * 1024) else {
@@ -65,7 +48,7 @@ async fn a_full_disk_refuses_writes_cleanly_and_loses_nothing_it_acknowledged() 
     }
     let to_log_out = app.logged_in("user0", PASSWORD).await;
 
-    empty_the_log(&url).await;
+    disk.empty_sqlite_log(&url).await;
     assert!(disk.fill() > 0);
 
     // Rotations: each either stored or refused; the client keeps what it was given.

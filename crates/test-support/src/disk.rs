@@ -61,6 +61,22 @@ impl SmallDisk {
         taken
     }
 
+    /// Folds the write-ahead log of the SQLite database `url` back into its file and empties it,
+    /// as a quiet moment would, so that the next commit needs new space on the disk. Run beside a
+    /// server on the file, through a connection of its own.
+    pub async fn empty_sqlite_log(&self, url: &str) {
+        use sqlx::ConnectOptions as _;
+        let mut conn = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+            .expect("a SQLite URL")
+            .connect()
+            .await
+            .expect("open the database beside the server");
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await
+            .expect("checkpoint");
+    }
+
     /// Gives back what [`SmallDisk::fill`] took.
     pub fn free(&self) {
         for index in 0..4 {

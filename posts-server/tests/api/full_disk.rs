@@ -2,29 +2,12 @@
 //! `503 storage_full`; `GET /posts` keeps working; every acknowledged post is there afterwards,
 //! and writes work again once space is freed, without a restart.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use sqlx::ConnectOptions as _;
-use sqlx::sqlite::SqliteConnectOptions;
 use test_support::SmallDisk;
 
 use crate::helpers::{assert_error, json, spawn_app_configured, test_data, token_for};
-
-/// Folds the write-ahead log back into the database file and empties it, as a quiet moment
-/// would, so that the next commit needs new space on the disk.
-async fn empty_the_log(url: &str) {
-    let mut conn = SqliteConnectOptions::from_str(url)
-        .expect("a SQLite URL")
-        .connect()
-        .await
-        .expect("open the database beside the server");
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&mut conn)
-        .await
-        .expect("checkpoint");
-}
 
 /// The titles of a list of posts, newest first.
 fn titles(posts: &Value) -> Vec<String> {
@@ -50,7 +33,7 @@ async fn a_full_disk_refuses_posts_cleanly_and_loses_none_it_acknowledged() {
     // Read once, so that the list is also held in memory.
     assert_eq!(titles(&json(app.get_posts(&token).await).await), ["before"]);
 
-    empty_the_log(&url).await;
+    disk.empty_sqlite_log(&url).await;
     assert!(disk.fill() > 0);
 
     let mut acknowledged = vec!["before".to_owned()];

@@ -1,10 +1,11 @@
 //! The auth server's settings: every one a flag and an environment variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use jwt_tokens::config::{TokenArgs, keys_from};
+use jwt_tokens::config::{TokenArgs, keys_from, secret_from_file, secrets_from_file};
 use jwt_tokens::{KeySet, Secret};
 use service_kit::duration::parse_duration;
 use service_kit::postgres::DatabaseArgs;
@@ -20,6 +21,10 @@ pub struct Config {
     /// Listen address (port 0: any free port, printed at start).
     #[arg(long, env = "AUTH_ADDR", default_value = "127.0.0.1:4000")]
     pub addr: SocketAddr,
+
+    /// Where `GET /metrics` is served (`METRICS_ADDR`).
+    #[command(flatten)]
+    pub metrics: service_kit::metrics::MetricsArgs,
 
     /// `sqlite://path` (embedded, created if missing) or
     /// `postgres://user:password@host:port/database` (the database must exist; its tables are created).
@@ -43,11 +48,22 @@ pub struct Config {
     pub tokens: TokenArgs,
 
     /// HS256 key for refresh tokens; at least 32 bytes; must differ from the access secret.
+    ///
+    /// Given as a flag, a secret is visible to every local user in the process list: prefer
+    /// the variable, or a file (`REFRESH_TOKEN_SECRET_FILE`).
     #[arg(long, env = "REFRESH_TOKEN_SECRET", hide_env_values = true)]
     pub refresh_token_secret: Option<Secret>,
 
+    /// A file holding `REFRESH_TOKEN_SECRET` (a container or systemd secret); one trailing
+    /// line ending is dropped. Not together with the secret itself.
+    #[arg(long, env = "REFRESH_TOKEN_SECRET_FILE")]
+    pub refresh_token_secret_file: Option<PathBuf>,
+
     /// Older refresh keys that still verify, comma-separated, until the sessions
     /// they signed have rotated onto the current key.
+    ///
+    /// Given as a flag, a secret is visible to every local user in the process list: prefer
+    /// the variable, or a file (`REFRESH_TOKEN_PREVIOUS_SECRETS_FILE`).
     #[arg(
         long,
         env = "REFRESH_TOKEN_PREVIOUS_SECRETS",
@@ -55,6 +71,11 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub refresh_token_previous_secrets: Vec<Secret>,
+
+    /// A file holding `REFRESH_TOKEN_PREVIOUS_SECRETS`: comma-separated, or one a line.
+    /// Not together with the secrets themselves.
+    #[arg(long, env = "REFRESH_TOKEN_PREVIOUS_SECRETS_FILE")]
+    pub refresh_token_previous_secrets_file: Option<PathBuf>,
 
     /// How long a spent refresh token may still be presented without counting
     /// as theft (it then gets the session's current pair); `0s` turns it off; at most `1m`.
@@ -135,6 +156,22 @@ pub(crate) struct Checked {
 }
 
 impl Config {
+    /// Reads the secrets given as files (`…_FILE`) into their settings; the error is one line
+    /// naming the variable, never a secret.
+    pub(crate) fn read_secret_files(&mut self) -> Result<(), String> {
+        self.tokens.read_secret_files()?;
+        secret_from_file(
+            &mut self.refresh_token_secret,
+            self.refresh_token_secret_file.take(),
+            ("REFRESH_TOKEN_SECRET", "REFRESH_TOKEN_SECRET_FILE"),
+        )?;
+        secrets_from_file(
+            &mut self.refresh_token_previous_secrets,
+            self.refresh_token_previous_secrets_file.take(),
+            ("REFRESH_TOKEN_PREVIOUS_SECRETS", "REFRESH_TOKEN_PREVIOUS_SECRETS_FILE"),
+        )
+    }
+
     /// Checks what must hold before the port opens; the error is one line naming the variable.
     pub(crate) fn check(&self) -> Result<Checked, String> {
         let access_keys = self.tokens.access_keys()?;

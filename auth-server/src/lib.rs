@@ -138,9 +138,18 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The whole HTTP API, for `main` and the tests alike.
 pub fn app(state: AppState) -> Router {
+    app_serving_metrics(state, true)
+}
+
+/// The HTTP API, with `GET /metrics` unless the metrics have a listener of their own.
+fn app_serving_metrics(state: AppState, metrics: bool) -> Router {
     let (routes, _) = api().split_for_parts();
     let routes = routes.layer(Extension(state.addresses.clone())).with_state(state);
-    service_kit::middleware::stack(routes)
+    if metrics {
+        service_kit::middleware::stack(routes)
+    } else {
+        service_kit::middleware::stack_without_metrics(routes)
+    }
 }
 
 /// A start-up failure, as the one line the process prints.
@@ -168,6 +177,8 @@ pub async fn open_store(url: &str, database: &DatabaseArgs, access: Access) -> R
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
+    /// `GET /metrics` on a listener of its own (`METRICS_ADDR`), or on the API's port.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     purge_interval: Duration,
     cors: service_kit::cors::CorsArgs,
@@ -175,7 +186,8 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config) -> Result<Self, StartError> {
+    pub async fn build(mut config: Config) -> Result<Self, StartError> {
+        config.read_secret_files().map_err(StartError)?;
         let checked = config.check().map_err(StartError)?;
         metrics::register();
         let store = open_store(&config.database_url, &config.database, Access::Server).await?;
@@ -204,9 +216,11 @@ impl Application {
         let listen_error = |e| StartError(format!("AUTH_ADDR: cannot listen on {} ({e})", config.addr));
         let listener = TcpListener::bind(config.addr).await.map_err(listen_error)?;
         let local_addr = listener.local_addr().map_err(listen_error)?;
+        let metrics_listener = config.metrics.bind().await.map_err(StartError)?;
         Ok(Self {
             listener,
             local_addr,
+            metrics_listener,
             state,
             purge_interval: config.session_purge_interval,
             cors: config.cors,
@@ -219,6 +233,11 @@ impl Application {
         self.local_addr
     }
 
+    /// The address of the metrics listener, if `METRICS_ADDR` gave one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves (SIGTERM or Ctrl-C from `main`, a
     /// channel in tests), purging ended sessions in the background; then lets
     /// the requests in flight finish and closes the database.
@@ -226,12 +245,21 @@ impl Application {
         let store = Arc::clone(&self.state.store);
         let purger = tokio::spawn(purge_sessions(Arc::clone(&store), self.purge_interval));
         let forgetter = tokio::spawn(forget_idle_every(IDLE_LIMIT_SWEEP, self.state.limits.all()));
-        let router = service_kit::cors::apply(app(self.state), &self.cors);
+        let (shutdown, metrics_shutdown) = service_kit::metrics::split_shutdown(shutdown);
+        let metrics = self
+            .metrics_listener
+            .map(|listener| tokio::spawn(service_kit::metrics::serve(listener, metrics_shutdown)));
+        let app = app_serving_metrics(self.state, metrics.is_none());
+        let router = service_kit::middleware::nosniff(service_kit::cors::apply(app, &self.cors));
         let served = service_kit::serve::serve(self.listener, router, self.http, shutdown).await;
+        let metrics_served = match metrics {
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        };
         purger.abort();
         forgetter.abort();
         store.close().await;
-        served
+        served.and(metrics_served)
     }
 }
 

@@ -23,6 +23,9 @@ async fn main() -> ExitCode {
     };
     let addr = app.local_addr();
     tracing::info!(%addr, "listening");
+    if let Some(metrics) = app.metrics_addr() {
+        tracing::info!(addr = %metrics, "metrics listening");
+    }
     println!("auth-server listening on http://{addr}");
     match app.run_with_shutdown(shutdown).await {
         Ok(()) => {

@@ -1,17 +1,21 @@
 //! Sessions: starting one at login, rotating its refresh token, ending it.
 
+use std::fmt;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use service_kit::ApiError;
+use service_kit::{ApiError, AppJson};
 
 use crate::AppState;
 use crate::metrics::{self, Revocation};
 use crate::store::{NewSession, Rotation, Spend};
 
-/// The tokens response of `/login` and `/token`, with the tutorial's field names.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// The tokens response of `/login` and `/token`, with the tutorial's field names. It is
+/// answered with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1), so no
+/// cache keeps the tokens, and its `Debug` never prints them.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenPair {
     /// A JWT (`typ` `at+jwt`) for `Authorization: Bearer` on the posts server.
@@ -23,6 +27,27 @@ pub struct TokenPair {
     /// The access token's lifetime in seconds.
     #[schema(example = 900)]
     pub expires_in: u64,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+impl IntoResponse for TokenPair {
+    fn into_response(self) -> Response {
+        let never_stored = [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ];
+        (never_stored, AppJson(self)).into_response()
+    }
 }
 
 fn new_id() -> String {
@@ -161,4 +186,22 @@ fn pair(state: &AppState, user_id: &str, username: &str, refresh: &Refresh<'_>) 
         token_type: "Bearer",
         expires_in: exp.saturating_sub(now),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_the_tokens() {
+        let pair = TokenPair {
+            access_token: "eyJ.secret-access-token.sig".into(),
+            refresh_token: "eyJ.secret-refresh-token.sig".into(),
+            token_type: "Bearer",
+            expires_in: 900,
+        };
+        let printed = format!("{pair:?}");
+        assert!(!printed.contains("secret-"), "{printed}");
+        assert!(printed.contains("900"), "{printed}");
+    }
 }

@@ -229,11 +229,44 @@ fn assert_signed(token: &str, secret: &str, typ: &str, kid: &str) -> Map<String,
     json_object(parts[1]).unwrap_or_else(|| panic!("accepted a payload that is no JSON object: {token:?}"))
 }
 
+/// The members of a JSON object segment that the checks read: header parameters and claims.
+/// Every other member is skipped unparsed, as the verifiers skip unknown members, so a member
+/// such as `"x":1e400` (a number `serde_json::Value` cannot hold, which the verifiers step
+/// over) does not make an accepted token look like no JSON object.
+const CHECKED_MEMBERS: &[&str] = &[
+    "alg", "typ", "kid", "jku", "jwk", "x5u", "x5c", "crit", "iss", "aud", "sub", "name", "iat", "nbf", "exp", "jti",
+    "sid",
+];
+
 fn json_object(segment: &str) -> Option<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(object) => Some(object),
-        _ => None,
+    let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+    let object = serde::Deserializer::deserialize_map(&mut deserializer, CheckedMembers).ok()?;
+    deserializer.end().ok()?;
+    Some(object)
+}
+
+/// Reads a JSON object, keeping the [`CHECKED_MEMBERS`] (the last of duplicates, as
+/// `serde_json::Value` does) and skipping the rest.
+struct CheckedMembers;
+
+impl<'de> serde::de::Visitor<'de> for CheckedMembers {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            if CHECKED_MEMBERS.contains(&name.as_str()) {
+                object.insert(name, map.next_value::<Value>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(object)
     }
 }
 
@@ -564,6 +597,32 @@ mod tests {
             .decode(token.split('.').next().expect("a header"))
             .expect("base64url");
         sign_raw(&header, array.to_string().as_bytes(), secret)
+    }
+
+    /// A member holding a number `serde_json::Value` cannot hold (`1e400`) is skipped by the
+    /// verifiers; the checks must skip it too, not call the token "no JSON object".
+    #[test]
+    fn an_unrepresentable_unknown_member_is_no_false_alarm() {
+        let f = fixture();
+        for (refresh, secret) in [(false, ACCESS_SECRET), (true, REFRESH_SECRET)] {
+            let payload = String::from_utf8(payload_json(refresh)).expect("UTF-8");
+            let payload = format!("{{\"\":1e400,{}", &payload[1..]);
+            let token = sign_raw(&header_json(refresh), payload.as_bytes(), secret);
+            let accepted = if refresh {
+                f.refresh.verify(&token).is_ok()
+            } else {
+                f.access.verify(&token).is_ok()
+            };
+            assert!(accepted, "{payload}");
+            check_token(&token);
+        }
+        // Arrays and trailing text are still no JSON object.
+        assert!(json_object(&URL_SAFE_NO_PAD.encode("[1]")).is_none());
+        assert!(json_object(&URL_SAFE_NO_PAD.encode("{} x")).is_none());
+        assert_eq!(
+            json_object(&URL_SAFE_NO_PAD.encode(r#"{"sub":"a","sub":"b","x":1e400}"#)),
+            Some(serde_json::json!({ "sub": "b" }).as_object().cloned().expect("an object"))
+        );
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub struct Config {
     #[arg(long, env = "POSTS_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    /// Where `GET /metrics` is served (`METRICS_ADDR`).
+    #[command(flatten)]
+    pub metrics: service_kit::metrics::MetricsArgs,
+
     /// Where posts are kept: `sqlite://path/to/posts.db` (created if missing) or
     /// `postgres://user:password@host:port/database` (the database must exist; its tables are created).
     #[arg(long, env = "POSTS_DATABASE_URL", default_value = "sqlite://data/posts.db")]

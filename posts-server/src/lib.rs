@@ -76,8 +76,17 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The whole HTTP interface, behind the shared middleware stack.
 pub fn app(state: AppState) -> Router {
+    app_serving_metrics(state, true)
+}
+
+/// The HTTP interface, with `GET /metrics` unless the metrics have a listener of their own.
+fn app_serving_metrics(state: AppState, metrics: bool) -> Router {
     let (routes, _) = api().split_for_parts();
-    service_kit::middleware::stack(routes).with_state(state)
+    if metrics {
+        service_kit::middleware::stack(routes).with_state(state)
+    } else {
+        service_kit::middleware::stack_without_metrics(routes).with_state(state)
+    }
 }
 
 /// The ceiling that `bench/` measures `GET /posts` against: this server's
@@ -111,6 +120,8 @@ pub enum StartError {
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
+    /// `GET /metrics` on a listener of its own (`METRICS_ADDR`), or on the API's port.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     cors: service_kit::cors::CorsArgs,
     http: service_kit::serve::HttpArgs,
@@ -118,7 +129,8 @@ pub struct Application {
 
 impl Application {
     /// Fails before the port opens if any setting is unusable.
-    pub async fn build(config: Config) -> Result<Self, StartError> {
+    pub async fn build(mut config: Config) -> Result<Self, StartError> {
+        config.tokens.read_secret_files().map_err(StartError::Setting)?;
         let keys = config.tokens.access_keys().map_err(StartError::Setting)?;
         let tokens = Arc::new(AccessTokens::new(keys, &config.tokens.settings()));
         let cache_bytes = config.posts_cache_mib.saturating_mul(1 << 20);
@@ -131,9 +143,11 @@ impl Application {
         };
         let listener = TcpListener::bind(config.addr).await.map_err(listen_error)?;
         let local_addr = listener.local_addr().map_err(listen_error)?;
+        let metrics_listener = config.metrics.bind().await.map_err(StartError::Setting)?;
         Ok(Self {
             listener,
             local_addr,
+            metrics_listener,
             state: AppState::with_limit(
                 tokens,
                 store,
@@ -149,6 +163,11 @@ impl Application {
         self.local_addr
     }
 
+    /// The address of the metrics listener, if `METRICS_ADDR` gave one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `signal` resolves (SIGTERM or Ctrl-C from `main`, a
     /// channel in tests), lets the requests in flight finish, then closes the database.
     pub async fn run_with_shutdown(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
@@ -157,10 +176,19 @@ impl Application {
             IDLE_LIMIT_SWEEP,
             vec![Arc::clone(&self.state.post_limit) as _],
         ));
-        let router = service_kit::cors::apply(app(self.state), &self.cors);
+        let (signal, metrics_signal) = service_kit::metrics::split_shutdown(signal);
+        let metrics = self
+            .metrics_listener
+            .map(|listener| tokio::spawn(service_kit::metrics::serve(listener, metrics_signal)));
+        let app = app_serving_metrics(self.state, metrics.is_none());
+        let router = service_kit::middleware::nosniff(service_kit::cors::apply(app, &self.cors));
         let served = service_kit::serve::serve(self.listener, router, self.http, signal).await;
+        let metrics_served = match metrics {
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        };
         forgetter.abort();
         store.close().await;
-        served
+        served.and(metrics_served)
     }
 }

@@ -20,6 +20,9 @@ async fn main() -> ExitCode {
     };
     let addr = app.local_addr();
     tracing::info!(%addr, "listening");
+    if let Some(metrics) = app.metrics_addr() {
+        tracing::info!(addr = %metrics, "metrics listening");
+    }
     // Scripts and tests started with port 0 read the port from this line.
     println!("posts-server listening on http://{addr}");
     match app.run_with_shutdown(shutdown).await {

@@ -16,7 +16,11 @@ use crate::sessions::{self, TokenPair};
     path = "/login",
     request_body = Credentials,
     responses(
-        (status = 200, description = "A new session's access and refresh tokens.", body = TokenPair),
+        (status = 200, description = "A new session's access and refresh tokens.", body = TokenPair,
+            headers(
+                ("Cache-Control" = String, description = "`no-store`: no cache keeps the tokens."),
+                ("Pragma" = String, description = "`no-cache`, for HTTP/1.0 caches."),
+            )),
         (status = 400, description = "`invalid_body`: not a JSON object with both fields, or no \
             `Content-Type: application/json`.", body = service_kit::openapi::ErrorBody),
         (status = 401, description = "`invalid_credentials`: one answer for a wrong username and a wrong password.",
@@ -33,7 +37,7 @@ pub async fn login(
     State(state): State<AppState>,
     client: ClientKey,
     AppJson(credentials): AppJson<Credentials>,
-) -> Result<AppJson<TokenPair>> {
+) -> Result<TokenPair> {
     state.limits.login_per_address.check(&client).inspect_err(|_| {
         metrics::login(Login::RateLimited);
         tracing::warn!(client = %client, "login rate limit per address reached");
@@ -67,5 +71,5 @@ pub async fn login(
     };
     let pair = sessions::start(&state, &user.id, &user.username).await?;
     metrics::login(Login::Succeeded);
-    Ok(AppJson(pair))
+    Ok(pair)
 }

@@ -1,5 +1,7 @@
 //! `DELETE /logout`: end the session of a refresh token, or every session of its user.
 
+use std::fmt;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -19,13 +21,23 @@ pub enum Scope {
     Global,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LogoutRequest {
     /// The refresh token of the session to end.
     token: String,
     /// `session` (the default): this token's session; `global`: every session of its user.
     #[serde(default)]
     scope: Scope,
+}
+
+/// Never prints the token.
+impl fmt::Debug for LogoutRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogoutRequest")
+            .field("token", &"<redacted>")
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// Always `204` for a well-formed body: an unknown, invalid or already
@@ -57,6 +69,7 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
             return Ok(StatusCode::NO_CONTENT);
         }
     };
+    // Counted: the sessions that ended here, not the requests (a repeated logout ends nothing).
     match request.scope {
         Scope::Session => {
             let ended = state.store.revoke_session(&claims.sid, &claims.sub).await?;
@@ -93,4 +106,18 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
         }
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_the_token() {
+        let request: LogoutRequest =
+            serde_json::from_str(r#"{"token":"eyJ.secret-refresh-token.sig","scope":"global"}"#).expect("a request");
+        let printed = format!("{request:?}");
+        assert!(!printed.contains("secret-refresh-token"), "{printed}");
+        assert!(printed.contains("Global"), "{printed}");
+    }
 }

@@ -28,7 +28,8 @@ pub struct RegisteredUser {
         (status = 400, description = "`invalid_username`, `invalid_password`, or `invalid_body` (not a JSON object \
             with both fields, or no `Content-Type: application/json`).", body = service_kit::openapi::ErrorBody),
         (status = 403, description = "`registration_closed`: this server takes no sign-ups; an operator creates \
-            accounts.", body = service_kit::openapi::ErrorBody),
+            accounts.", body = service_kit::openapi::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer error=\"insufficient_scope\", error_description=\"…\"`"))),
         (status = 409, description = "`username_taken` (usernames are unique regardless of case).",
             body = service_kit::openapi::ErrorBody),
         (status = 413, response = service_kit::openapi::PayloadTooLarge),
@@ -44,11 +45,13 @@ pub async fn register(
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, AppJson<RegisteredUser>)> {
     if state.registration == Registration::Closed {
-        return Err(ApiError::new(
+        // RFC 6750's `insufficient_scope`: adding users takes more than this request has.
+        return Err(ApiError::bearer(
             StatusCode::FORBIDDEN,
             "registration_closed",
             "sign-up is closed on this server; an operator creates accounts",
-        ));
+        )
+        .with_challenge("insufficient_scope"));
     }
     state.limits.register_per_address.check(&client).inspect_err(|_| {
         tracing::warn!(client = %client, "sign-up rate limit per address reached");

@@ -1,5 +1,7 @@
 //! `POST /token`: spend a refresh token for a new access token and the next refresh token.
 
+use std::fmt;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use jwt_tokens::VerifyReason;
@@ -10,11 +12,19 @@ use service_kit::{ApiError, AppJson, Result};
 use crate::AppState;
 use crate::sessions::{self, TokenPair};
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     /// The refresh token to spend; missing, `null` or empty is `401`.
     #[serde(default)]
     token: Option<String>,
+}
+
+/// Never prints the token.
+impl fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = self.token.as_ref().map(|_| "<redacted>");
+        f.debug_struct("RefreshRequest").field("token", &token).finish()
+    }
 }
 
 /// Spends a refresh token for a new access token and the session's next refresh token.
@@ -24,7 +34,11 @@ pub struct RefreshRequest {
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new access token and a new refresh token; the one presented is spent.",
-            body = TokenPair),
+            body = TokenPair,
+            headers(
+                ("Cache-Control" = String, description = "`no-store`: no cache keeps the tokens."),
+                ("Pragma" = String, description = "`no-cache`, for HTTP/1.0 caches."),
+            )),
         (status = 400, description = "`invalid_body`: not a JSON object, or no `Content-Type: application/json`.",
             body = service_kit::openapi::ErrorBody),
         (status = 401, description = "`invalid_request`: no refresh token given.",
@@ -44,7 +58,7 @@ pub async fn token(
     State(state): State<AppState>,
     client: ClientKey,
     AppJson(request): AppJson<RefreshRequest>,
-) -> Result<AppJson<TokenPair>> {
+) -> Result<TokenPair> {
     state.limits.token_per_address.check(&client).inspect_err(|_| {
         tracing::warn!(client = %client, "token refresh rate limit per address reached");
     })?;
@@ -71,7 +85,18 @@ pub async fn token(
         }
         ApiError::bearer(StatusCode::FORBIDDEN, "invalid_grant", err.to_string()).with_challenge("invalid_token")
     })?;
-    Ok(AppJson(
-        sessions::rotate(&state, &claims.sub, &claims.sid, &claims.jti).await?,
-    ))
+    sessions::rotate(&state, &claims.sub, &claims.sid, &claims.jti).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_the_token() {
+        let request: RefreshRequest =
+            serde_json::from_str(r#"{"token":"eyJ.secret-refresh-token.sig"}"#).expect("a request");
+        let printed = format!("{request:?}");
+        assert!(!printed.contains("secret-refresh-token"), "{printed}");
+    }
 }

@@ -427,3 +427,100 @@ async fn does_not_read_a_dotenv_file_of_a_parent_directory() {
 
     assert_refused_naming(&refusal, "ACCESS_TOKEN_SECRET", &[]);
 }
+
+/// The binary on `data` with no secret in its environment: the test gives them as it likes.
+fn without_secrets(data: &TestData) -> Command {
+    let mut command = AUTH_SERVER.command(data.dir().path());
+    command.env("AUTH_DATABASE_URL", data.database_url());
+    command
+}
+
+#[tokio::test]
+async fn secrets_can_be_read_from_files_without_their_line_ending() {
+    let data = test_data().await;
+    let dir = data.dir().path();
+    std::fs::write(dir.join("access.secret"), format!("{ACCESS_SECRET}\n")).expect("write a secret file");
+    std::fs::write(dir.join("refresh.secret"), format!("{REFRESH_SECRET}\r\n")).expect("write a secret file");
+    let old = "an-older-refresh-secret-0123456789-abcdefghij";
+    std::fs::write(dir.join("previous.secrets"), format!("{old}\n")).expect("write a secret file");
+    let mut command = without_secrets(&data);
+    command
+        .env("ACCESS_TOKEN_SECRET_FILE", dir.join("access.secret"))
+        .env("REFRESH_TOKEN_SECRET_FILE", dir.join("refresh.secret"))
+        .env("REFRESH_TOKEN_PREVIOUS_SECRETS_FILE", dir.join("previous.secrets"));
+    let server = start(&mut command).await;
+
+    assert_eq!(post(&server, "/register", &credentials(PASSWORD)).await.status(), 201);
+    let login = tokens(&server, "/login", &credentials(PASSWORD)).await;
+    // Signed with the secrets as written, without their line endings.
+    let ours = RefreshTokens::new(
+        KeySet::single(&Secret::new(REFRESH_SECRET)).expect("a valid secret"),
+        &default_settings(),
+    );
+    let refresh = login["refreshToken"].as_str().expect("a refresh token");
+    assert!(ours.verify(refresh).is_ok(), "signed with the file's secret");
+    let access = jwt_tokens::AccessTokens::new(
+        KeySet::single(&Secret::new(ACCESS_SECRET)).expect("a valid secret"),
+        &default_settings(),
+    );
+    let access_token = login["accessToken"].as_str().expect("an access token");
+    assert!(access.verify(access_token).is_ok(), "signed with the file's secret");
+    // The previous refresh secret of the file still verifies.
+    let older = RefreshTokens::new(
+        KeySet::single(&Secret::new(old)).expect("a valid secret"),
+        &default_settings(),
+    );
+    let claims = ours.verify(refresh).expect("verified");
+    let signed_with_old = older
+        .issue_at(&claims.sub, &claims.sid, &claims.jti, claims.iat, claims.exp)
+        .expect("sign");
+    tokens(&server, "/token", &json!({ "token": signed_with_old })).await;
+
+    let Exit { status, output } = server.terminate().await;
+    assert_eq!(status.code(), Some(0), "{output}");
+}
+
+#[tokio::test]
+async fn a_secret_given_both_ways_refuses_the_start_naming_both_variables() {
+    let data = test_data().await;
+    let file = data.dir().path().join("refresh.secret");
+    std::fs::write(&file, REFRESH_SECRET).expect("write a secret file");
+    let mut command = without_secrets(&data);
+    command
+        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
+        .env("REFRESH_TOKEN_SECRET", REFRESH_SECRET)
+        .env("REFRESH_TOKEN_SECRET_FILE", &file);
+    let refusal = refused_start(&mut command).await;
+    assert_refused_naming(&refusal, "REFRESH_TOKEN_SECRET_FILE", &[]);
+    let stderr = refusal.stderr.replace("REFRESH_TOKEN_SECRET_FILE", "");
+    assert!(
+        stderr.contains("REFRESH_TOKEN_SECRET"),
+        "names both: {}",
+        refusal.stderr
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_secret_file_refuses_the_start_naming_the_variable_not_the_content() {
+    let data = test_data().await;
+    let dir = data.dir().path();
+    // Not UTF-8: unreadable as a secret, and its readable part must not be printed.
+    let marker = "never-printed-0123456789-abcdefghijklmnop";
+    let mut bytes = marker.as_bytes().to_vec();
+    bytes.push(0xff);
+    std::fs::write(dir.join("binary.secret"), &bytes).expect("write a secret file");
+    let cases = [
+        ("ACCESS_TOKEN_SECRET_FILE", dir.join("missing.secret")),
+        ("ACCESS_TOKEN_SECRET_FILE", dir.join("binary.secret")),
+        ("REFRESH_TOKEN_SECRET_FILE", dir.to_path_buf()),
+    ];
+    for (variable, path) in cases {
+        let mut command = without_secrets(&data);
+        command
+            .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
+            .env("REFRESH_TOKEN_SECRET", REFRESH_SECRET)
+            .env_remove(variable.trim_end_matches("_FILE"))
+            .env(variable, &path);
+        assert_refused_naming(&refused_start(&mut command).await, variable, &[marker]);
+    }
+}

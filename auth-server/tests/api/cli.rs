@@ -316,3 +316,17 @@ async fn a_bad_registration_setting_is_refused_naming_it() {
     assert_eq!(refusal.status.code(), Some(2));
     refusal.assert_one_line_naming("REGISTRATION");
 }
+
+#[tokio::test]
+async fn a_missing_argument_is_named_on_the_one_line() {
+    let data = test_data().await;
+    for (args, names) in [
+        (&["user", "add"][..], "<USERNAME>"),
+        (&["user", "delete"], "<USERNAME>"),
+    ] {
+        let run = cli(&data, args, "").await;
+        assert_eq!(run.code, Some(2), "auth-server {args:?}: {run:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "one line: {run:?}");
+        assert!(run.stderr.contains(names), "names {names}: {run:?}");
+    }
+}

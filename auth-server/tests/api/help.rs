@@ -3,7 +3,10 @@
 
 use auth_server::Config;
 use clap::CommandFactory as _;
-use test_support::help::{assert_env_example_lists_every_setting, assert_help_lists_every_setting};
+use test_support::help::{
+    assert_env_example_lists_every_setting, assert_help_lists_every_setting,
+    assert_secret_flags_warn_of_the_process_list,
+};
 
 use crate::binary::AUTH_SERVER;
 use crate::helpers::{ACCESS_SECRET, REFRESH_SECRET, TestDir};
@@ -23,6 +26,7 @@ async fn help_lists_every_flag_with_its_variable_and_default_and_never_a_secret(
     let help = String::from_utf8(output.stdout).expect("UTF-8 help");
 
     assert_help_lists_every_setting(&Config::command(), &help);
+    assert_secret_flags_warn_of_the_process_list(&Config::command(), &help);
     for secret in [ACCESS_SECRET, REFRESH_SECRET] {
         assert!(!help.contains(secret), "--help shows a secret:\n{help}");
     }
@@ -32,4 +36,25 @@ async fn help_lists_every_flag_with_its_variable_and_default_and_never_a_secret(
 #[test]
 fn the_env_example_names_every_variable() {
     assert_env_example_lists_every_setting(&Config::command(), ENV_EXAMPLE);
+}
+
+const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+
+/// The README says only what exists: no password change while no route changes a password.
+#[test]
+fn the_readme_promises_no_password_change_the_server_does_not_offer() {
+    let document = auth_server::api().into_openapi();
+    let changes_passwords = document.paths.paths.keys().any(|path| path.contains("password"));
+    let readme = README.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    for claim in [
+        "password change",
+        "change of password",
+        "changing a password",
+        "changes a password",
+    ] {
+        assert!(
+            changes_passwords || !readme.contains(claim),
+            "the README mentions a {claim:?}, which no route offers"
+        );
+    }
 }

@@ -194,3 +194,21 @@ async fn a_global_logout_with_a_spent_token_ends_only_its_session_and_says_so() 
     assert_refused(app.refresh(&next.refresh).await).await;
     app.refreshed(&other.refresh).await;
 }
+
+#[tokio::test]
+async fn an_unknown_scope_is_400_without_echoing_what_was_sent() {
+    let app = spawn_app().await;
+    let (_, login) = app.user_with_session("alice").await;
+
+    for scope in [json!("SECRETSCOPE"), json!(12345678), json!("Global ")] {
+        let response = app
+            .delete_json("/logout", &json!({ "token": login.refresh, "scope": scope }))
+            .await;
+        let body = assert_error(response, 400, "invalid_body").await;
+        let sent = scope.as_str().map_or_else(|| scope.to_string(), str::to_owned);
+        assert!(!body.to_string().contains(sent.trim()), "{body}");
+        assert!(!body.to_string().contains(&login.refresh), "{body}");
+    }
+    // Nothing was ended.
+    app.refreshed(&login.refresh).await;
+}

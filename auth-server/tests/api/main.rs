@@ -9,6 +9,7 @@ mod errors;
 mod forgery;
 mod full_disk;
 mod grace;
+mod headers;
 mod health;
 mod help;
 mod helpers;

@@ -76,7 +76,12 @@ async fn documents_the_contracts_errors() {
     openapi::assert_error_body(&doc);
     let limited = openapi::header_of(&doc, "/login", "post", "429", "Retry-After");
     assert!(limited.is_some(), "429 of /login without Retry-After");
-    for (path, status) in [("/login", "401"), ("/token", "401"), ("/token", "403")] {
+    for (path, status) in [
+        ("/login", "401"),
+        ("/token", "401"),
+        ("/token", "403"),
+        ("/register", "403"),
+    ] {
         let challenge = openapi::header_of(&doc, path, "post", status, "WWW-Authenticate");
         assert!(challenge.is_some(), "{status} of {path} without WWW-Authenticate");
     }

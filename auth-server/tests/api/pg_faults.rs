@@ -106,3 +106,24 @@ async fn a_start_waits_for_the_database_then_gives_up_in_one_line_without_the_pa
     refusal.assert_one_line_naming("AUTH_DATABASE_URL");
     assert!(!refusal.stderr.contains(secret_password), "{}", refusal.stderr);
 }
+
+/// `ALTER DATABASE … ALLOW_CONNECTIONS false` (maintenance): PostgreSQL refuses every new
+/// connection with SQLSTATE 55000, "database … is not currently accepting connections".
+#[tokio::test]
+async fn a_database_that_refuses_connections_is_503_until_it_takes_them_again() {
+    let data = test_data().await;
+    let app = spawn_app_on(std::sync::Arc::clone(&data), |_| {}).await;
+    app.registered("alice", PASSWORD).await;
+    let database = data.postgres().expect("the PostgreSQL backend");
+
+    database.allow_connections(false).await;
+    database.terminate_connections().await;
+
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(status_of(app.get("/readyz").await).await, 503);
+    assert_eq!(status_of(app.login("alice", PASSWORD).await).await, 503);
+
+    database.allow_connections(true).await;
+    logs_in_once_recovered(&app).await;
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_error, json, spawn_app};
+use crate::helpers::{PASSWORD, assert_bearer_error, assert_error, json, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn register_returns_201_with_id_and_the_username_as_given() {
@@ -167,4 +167,13 @@ async fn a_body_without_json_content_type_is_400_invalid_body() {
 
     // Nothing was created by those attempts.
     assert_eq!(app.register("someone", PASSWORD).await.status(), 201);
+}
+
+#[tokio::test]
+async fn a_closed_registration_is_403_with_a_bearer_challenge() {
+    let app = spawn_app_with(|config| config.registration = auth_server::config::Registration::Closed).await;
+
+    let response = app.register("alice", PASSWORD).await;
+
+    assert_bearer_error(response, 403, "registration_closed").await;
 }

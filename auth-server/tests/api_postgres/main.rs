@@ -24,6 +24,8 @@ mod errors;
 mod forgery;
 #[path = "../api/grace.rs"]
 mod grace;
+#[path = "../api/headers.rs"]
+mod headers;
 #[path = "../api/health.rs"]
 mod health;
 #[path = "../api/help.rs"]

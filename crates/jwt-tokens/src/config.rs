@@ -1,5 +1,6 @@
 //! Token settings shared by both servers' command lines.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -11,11 +12,22 @@ use crate::{KeySet, Secret, TokenSettings};
 #[derive(Args, Debug, Clone)]
 pub struct TokenArgs {
     /// HS256 key for access tokens, used as its raw UTF-8 bytes; at least 32 bytes.
+    ///
+    /// Given as a flag, a secret is visible to every local user in the process list: prefer
+    /// the variable, or a file (`ACCESS_TOKEN_SECRET_FILE`).
     #[arg(long, env = "ACCESS_TOKEN_SECRET", hide_env_values = true)]
     pub access_token_secret: Option<Secret>,
 
+    /// A file holding `ACCESS_TOKEN_SECRET` (a container or systemd secret); one trailing line
+    /// ending is dropped. Not together with the secret itself.
+    #[arg(long, env = "ACCESS_TOKEN_SECRET_FILE")]
+    pub access_token_secret_file: Option<PathBuf>,
+
     /// Older access keys that still verify, comma-separated, while tokens they
     /// signed expire after a rotation; the current secret alone signs.
+    ///
+    /// Given as a flag, a secret is visible to every local user in the process list: prefer
+    /// the variable, or a file (`ACCESS_TOKEN_PREVIOUS_SECRETS_FILE`).
     #[arg(
         long,
         env = "ACCESS_TOKEN_PREVIOUS_SECRETS",
@@ -23,6 +35,11 @@ pub struct TokenArgs {
         value_delimiter = ','
     )]
     pub access_token_previous_secrets: Vec<Secret>,
+
+    /// A file holding `ACCESS_TOKEN_PREVIOUS_SECRETS`: comma-separated, or one a line.
+    /// Not together with the secrets themselves.
+    #[arg(long, env = "ACCESS_TOKEN_PREVIOUS_SECRETS_FILE")]
+    pub access_token_previous_secrets_file: Option<PathBuf>,
 
     /// `iss` written into tokens and required of them.
     #[arg(long, env = "JWT_ISSUER", default_value = "auth-server")]
@@ -55,6 +72,21 @@ impl TokenArgs {
         }
     }
 
+    /// Reads the access secrets given as files into their settings; the error is one line
+    /// naming the variable (never the file's content). Call it before [`Self::access_keys`].
+    pub fn read_secret_files(&mut self) -> Result<(), String> {
+        secret_from_file(
+            &mut self.access_token_secret,
+            self.access_token_secret_file.take(),
+            ("ACCESS_TOKEN_SECRET", "ACCESS_TOKEN_SECRET_FILE"),
+        )?;
+        secrets_from_file(
+            &mut self.access_token_previous_secrets,
+            self.access_token_previous_secrets_file.take(),
+            ("ACCESS_TOKEN_PREVIOUS_SECRETS", "ACCESS_TOKEN_PREVIOUS_SECRETS_FILE"),
+        )
+    }
+
     /// The access key set, or the one line that says what is wrong with the secret.
     pub fn access_keys(&self) -> Result<KeySet, String> {
         keys_from(
@@ -69,6 +101,61 @@ impl TokenArgs {
             .iter()
             .chain(&self.access_token_previous_secrets)
     }
+}
+
+/// Sets `secret` from `file`, if one is given; `variables` are the names of both settings.
+pub fn secret_from_file(
+    secret: &mut Option<Secret>,
+    file: Option<PathBuf>,
+    variables: (&str, &str),
+) -> Result<(), String> {
+    let Some(file) = file else {
+        return Ok(());
+    };
+    let (variable, file_variable) = variables;
+    if secret.is_some() {
+        return Err(format!(
+            "{variable} and {file_variable} are both set; give the secret one way only"
+        ));
+    }
+    let text = read_secret_file(&file, file_variable)?;
+    *secret = Some(Secret::new(text));
+    Ok(())
+}
+
+/// Sets `secrets` from `file` (comma-separated, or one a line), if one is given.
+pub fn secrets_from_file(
+    secrets: &mut Vec<Secret>,
+    file: Option<PathBuf>,
+    variables: (&str, &str),
+) -> Result<(), String> {
+    let Some(file) = file else {
+        return Ok(());
+    };
+    let (variable, file_variable) = variables;
+    if !secrets.is_empty() {
+        return Err(format!(
+            "{variable} and {file_variable} are both set; give the secrets one way only"
+        ));
+    }
+    let text = read_secret_file(&file, file_variable)?;
+    *secrets = text
+        .split([',', '\n'])
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .filter(|line| !line.is_empty())
+        .map(Secret::new)
+        .collect();
+    Ok(())
+}
+
+/// The text of a secret file without its one trailing line ending. The error names the
+/// variable and the file, never what the file holds.
+fn read_secret_file(file: &Path, file_variable: &str) -> Result<String, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{file_variable}: cannot read {} ({e})", file.display()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("{file_variable}: {} is not UTF-8 text", file.display()))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(text.strip_suffix('\r').unwrap_or(text).to_owned())
 }
 
 /// Builds a key set from a required secret setting and its optional older

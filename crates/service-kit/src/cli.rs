@@ -12,11 +12,50 @@ pub fn parse_or_exit<C: Parser>(program: &str) -> C {
         Ok(config) => config,
         Err(err) if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => err.exit(),
         Err(err) => {
-            let rendered = err.to_string();
-            let line = rendered.lines().next().unwrap_or("invalid settings");
-            let line = line.strip_prefix("error: ").unwrap_or(line);
-            eprintln!("{program}: {line}");
+            eprintln!("{program}: {}", one_line(&err.to_string()));
             std::process::exit(2);
         }
+    }
+}
+
+/// clap's error as one line. Its first line says what is wrong; when that line ends in a
+/// colon, the indented lines after it name what it is about (the missing arguments), and
+/// join it.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines();
+    let first = lines.next().unwrap_or("invalid settings");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    if !first.ends_with(':') {
+        return first.to_owned();
+    }
+    let named: Vec<&str> = lines
+        .take_while(|line| line.starts_with(' ') && !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    if named.is_empty() {
+        first.to_owned()
+    } else {
+        format!("{first} {}", named.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn missing_arguments_are_named_on_the_line() {
+        let rendered = "error: the following required arguments were not provided:\n  <USERNAME>\n  <OTHER>\n\n\
+                        Usage: auth-server user add <USERNAME>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "the following required arguments were not provided: <USERNAME>, <OTHER>"
+        );
+        let invalid = "error: invalid value 'x' for '--addr <AUTH_ADDR>': invalid socket address syntax\n\n\
+                       For more information, try '--help'.\n";
+        assert_eq!(
+            one_line(invalid),
+            "invalid value 'x' for '--addr <AUTH_ADDR>': invalid socket address syntax"
+        );
     }
 }

@@ -28,7 +28,8 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                return is_unavailable_sqlstate(pg.code());
+                let fatal = pg.severity() == sqlx::postgres::PgSeverity::Fatal;
+                return is_unavailable_postgres(pg.code(), fatal);
             }
             // SQLITE_BUSY and SQLITE_LOCKED (and their extended codes): another writer held on too long.
             db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
@@ -44,6 +45,15 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
 /// short by `statement_timeout` (57014: the database is too busy to answer in time).
 fn is_unavailable_sqlstate(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
+}
+
+/// A PostgreSQL error (`fatal`: of FATAL severity, which ends the session) that says "not now".
+/// Besides the codes of [`is_unavailable_sqlstate`], SQLSTATE 55000 (object not in prerequisite
+/// state) as a FATAL refusal of a new connection: "database … is not currently accepting
+/// connections" (`ALTER DATABASE … ALLOW_CONNECTIONS false`, for maintenance or before a drop).
+/// The same code as a statement's ERROR is a fault of that statement.
+fn is_unavailable_postgres(code: &str, fatal: bool) -> bool {
+    is_unavailable_sqlstate(code) || (fatal && code == "55000")
 }
 
 /// A failed database call, as a client will see it: try again later (`503`)
@@ -82,7 +92,19 @@ impl From<DbError> for ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::is_unavailable_sqlstate;
+    use super::{is_unavailable_postgres, is_unavailable_sqlstate};
+
+    #[test]
+    fn a_database_refusing_new_connections_is_unavailable_but_a_statement_in_the_wrong_state_is_not() {
+        assert!(is_unavailable_postgres("55000", true));
+        assert!(!is_unavailable_postgres("55000", false));
+        assert!(is_unavailable_postgres("57P03", false));
+        assert!(
+            !is_unavailable_postgres("28P01", true),
+            "a wrong password is a setting to fix"
+        );
+        assert!(!is_unavailable_postgres("3D000", true), "so is a missing database");
+    }
 
     #[test]
     fn postgres_connection_failures_are_unavailable() {

@@ -180,7 +180,14 @@ impl IntoResponse for ApiError {
             message: &self.message,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
-        if let Some(value) = self.challenge.and_then(|code| challenge(code, &self.message)) {
+        // Every 401 and 403 challenges (RFC 6750), even one built without saying how.
+        let challenged =
+            matches!(self.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN).then_some("invalid_request");
+        if let Some(value) = self
+            .challenge
+            .or(challenged)
+            .and_then(|code| challenge(code, &self.message))
+        {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         if let Some(seconds) = self.retry_after {
@@ -206,6 +213,20 @@ mod tests {
             value.to_str().expect("ascii"),
             r#"Bearer error="invalid_token", error_description="the token expired""#
         );
+    }
+
+    #[test]
+    fn every_401_and_403_challenges() {
+        for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN] {
+            let response = ApiError::new(status, "some_code", "refused").into_response();
+            let value = response.headers().get(header::WWW_AUTHENTICATE).expect("a challenge");
+            assert!(
+                value.to_str().expect("ascii").starts_with("Bearer error=\""),
+                "{value:?}"
+            );
+        }
+        let response = ApiError::from_status(StatusCode::CONFLICT).into_response();
+        assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

@@ -70,42 +70,75 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(err) => {
-            // serde's message names the field and what was expected; drop the
-            // value it found and cut it short, so that nothing from the request
-            // (a password sent as a number) is echoed back.
             let text = err.body_text();
             let detail = text
                 .strip_prefix("Failed to deserialize the JSON body into the target type: ")
                 .unwrap_or(&text);
-            let detail: String = without_value(detail).chars().take(200).collect();
             ApiError::bad_request(
                 "invalid_body",
-                format!("the JSON body does not have the expected fields: {detail}"),
+                format!("the JSON body does not have the expected fields: {}", described(detail)),
             )
         }
         _ => ApiError::bad_request("invalid_body", "the body is not valid JSON"),
     }
 }
 
-/// serde describes the value it did not expect by quoting it
-/// (``invalid type: integer `12345678`, expected a string``); keep only its
-/// kind (``invalid type: integer, expected a string``).
-fn without_value(detail: &str) -> String {
-    for marker in ["invalid type: ", "invalid value: "] {
-        if let Some(start) = detail.find(marker).map(|at| at + marker.len()) {
-            let end = detail
-                .rfind(", expected")
-                .filter(|&end| end >= start)
-                .unwrap_or(detail.len());
-            let kind = detail[start..end]
-                .split(['`', '"'])
-                .next()
-                .unwrap_or_default()
-                .trim_end();
-            return format!("{}{kind}{}", &detail[..start], &detail[end..]);
-        }
-    }
-    detail.to_owned()
+/// serde's message reduced to what this side of the contract wrote: the path of the field
+/// (our field names), the kind of problem and of value, and what was expected. Values,
+/// variants and field names as the client wrote them are quoted by serde
+/// (``unknown variant `SECRET`, expected `session` or `global` ``); they are dropped, and so
+/// is any message of a kind not known here, since it may quote anything.
+fn described(detail: &str) -> String {
+    // ` at line L column C` ends it; the last one is serde_json's, whatever a value held.
+    let (detail, location) = detail.rfind(" at line ").map_or((detail, ""), |at| detail.split_at(at));
+    let (path, message) = match detail.split_once(": ") {
+        Some((path, message)) if is_path(path) => (Some(path), message),
+        _ => (None, detail),
+    };
+    // What was expected is ours, and comes last: after any value that could hold `, expected`.
+    let expected = [", expected ", ", there are no "]
+        .iter()
+        .filter_map(|marker| message.rfind(marker))
+        .max()
+        .map_or("", |at| &message[at..]);
+    let problem = if message.starts_with("missing field `") || message.starts_with("duplicate field `") {
+        // Only our own field names get here: serde names a field it expected.
+        message.to_owned()
+    } else if let Some(marker) = ["invalid type: ", "invalid value: "]
+        .into_iter()
+        .find(|marker| message.starts_with(marker))
+    {
+        // `integer `12345678``, `string "…"`: keep the kind, drop the value.
+        let kind = message[marker.len()..]
+            .split(['`', '"', ','])
+            .next()
+            .unwrap_or_default()
+            .trim_end();
+        format!("{marker}{kind}{expected}")
+    } else if let Some(kind) = ["unknown variant", "unknown field", "invalid length"]
+        .into_iter()
+        .find(|kind| message.starts_with(kind))
+    {
+        format!("{kind}{expected}")
+    } else {
+        "invalid value".to_owned()
+    };
+    // An unknown field's path ends in that field's name as the client wrote it.
+    let path = path.filter(|_| !problem.starts_with("unknown field"));
+    let text = match path {
+        Some(path) => format!("{path}: {problem}{location}"),
+        None => format!("{problem}{location}"),
+    };
+    text.chars().take(200).collect()
+}
+
+/// A path as serde_path_to_error writes it (`posts[0].title`): short, and of identifier
+/// characters only; anything else is not written out.
+fn is_path(text: &str) -> bool {
+    text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '?' | '-'))
 }
 
 #[cfg(test)]
@@ -140,6 +173,54 @@ mod tests {
         assert!(!has_json_content_type(&HeaderMap::new()));
     }
 
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    #[allow(dead_code)]
+    enum Scope {
+        Session,
+        Global,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Strict {
+        scope: Scope,
+        count: Option<u8>,
+    }
+
+    /// The message a body gets when it does not deserialize into [`Strict`].
+    fn message_for(body: &str) -> String {
+        let rejection = axum::Json::<Strict>::from_bytes(body.as_bytes()).expect_err("a rejection");
+        json_rejection(rejection).message().to_owned()
+    }
+
+    #[test]
+    fn serde_messages_never_echo_what_the_client_sent() {
+        for (body, sent) in [
+            (r#"{"scope":"SECRETSCOPE"}"#, "SECRETSCOPE"),
+            (r#"{"scope":"global","count":300123}"#, "300123"),
+            (r#"{"scope":"global","count":-77123}"#, "77123"),
+            (r#"{"scope":"global","SECRETFIELD":1}"#, "SECRETFIELD"),
+            (r#"{"scope":"x`, expected SECRET"}"#, "SECRET"),
+            (r#"{"scope":{"SECRETKEY":1}}"#, "SECRETKEY"),
+        ] {
+            let message = message_for(body);
+            assert!(!message.contains(sent), "{body}: {message}");
+            assert!(
+                message.starts_with("the JSON body does not have the expected fields"),
+                "{message}"
+            );
+        }
+        let unknown = message_for(r#"{"scope":"SECRETSCOPE"}"#);
+        assert!(
+            unknown.contains("scope: unknown variant, expected `session` or `global`"),
+            "{unknown}"
+        );
+        let missing = message_for(r#"{"count":1}"#);
+        assert!(missing.contains("missing field `scope`"), "{missing}");
+    }
+
     #[test]
     fn data_errors_name_the_kind_of_value_not_the_value() {
         let cases = [
@@ -165,7 +246,7 @@ mod tests {
             ),
         ];
         for (detail, shown) in cases {
-            assert_eq!(without_value(detail), shown);
+            assert_eq!(described(detail), shown);
         }
     }
 }

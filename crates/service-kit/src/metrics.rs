@@ -1,12 +1,17 @@
 //! Prometheus metrics: one recorder for the whole process, the series every request adds to,
-//! and the `GET /metrics` handler that renders them in the Prometheus text format.
+//! the `GET /metrics` handler that renders them in the Prometheus text format, and the
+//! listener of its own that `METRICS_ADDR` gives it.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use axum::Router;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
 
 /// Requests answered, by matched route template, method and status.
 pub const HTTP_REQUESTS: &str = "http_requests_total";
@@ -74,7 +79,8 @@ pub async fn upkeep() {
     get,
     path = "/metrics",
     responses(
-        (status = 200, description = "Every series of the process, in the Prometheus text exposition format 0.0.4.",
+        (status = 200, description = "Every series of the process, in the Prometheus text exposition format 0.0.4. \
+            With `METRICS_ADDR` set, served on that address alone, and `404` here.",
             content_type = "text/plain", body = String),
         (status = "default", response = crate::openapi::Error),
     )
@@ -86,6 +92,57 @@ pub async fn render() -> Response {
         install().render(),
     )
         .into_response()
+}
+
+/// Where `GET /metrics` is served.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct MetricsArgs {
+    /// Serve `GET /metrics` on this address, on a listener of its own (a private interface
+    /// or port), and answer `404` for it on the API's port. Unset: on the API's port.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+impl MetricsArgs {
+    /// The metrics listener, bound now if one is configured; the error is one line naming
+    /// `METRICS_ADDR`.
+    pub async fn bind(&self) -> Result<Option<TcpListener>, String> {
+        let Some(addr) = self.metrics_addr else {
+            return Ok(None);
+        };
+        TcpListener::bind(addr)
+            .await
+            .map(Some)
+            .map_err(|e| format!("METRICS_ADDR: cannot listen on {addr} ({e})"))
+    }
+}
+
+/// Serves `GET /metrics` alone on `listener`, behind the same middleware as the API (request
+/// ids, JSON errors, `nosniff`), until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let router = crate::middleware::nosniff(crate::middleware::stack(Router::new()));
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// One shutdown signal for two servers: the first future resolves when `shutdown` does, the
+/// second once the first has (or once the first is dropped, should its server stop first).
+pub fn split_shutdown(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> (
+    impl Future<Output = ()> + Send + 'static,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let first = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    let second = async move {
+        let _ = stopped.wait_for(|stopped| *stopped).await;
+    };
+    (first, second)
 }
 
 /// Counts one answered request and its latency. `route` is the matched route template (never

@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::{Span, field};
@@ -30,8 +31,16 @@ pub fn stack<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
+    stack_without_metrics(router.route("/metrics", axum::routing::get(crate::metrics::render)))
+}
+
+/// [`stack`] without `GET /metrics`, for a server whose metrics have a listener of their own
+/// (`METRICS_ADDR`): there, `/metrics` is a `404` like any unknown path.
+pub fn stack_without_metrics<S>(router: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     router
-        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -49,6 +58,15 @@ where
                 .on_failure(()),
         )
         .layer(middleware::from_fn(crate::request_id::request_id_and_metrics))
+}
+
+/// `X-Content-Type-Options: nosniff` on every answer, so that no browser reads a JSON answer
+/// as anything else. Wraps the whole router, CORS included, so that preflights carry it too.
+pub fn nosniff(router: Router) -> Router {
+    router.layer(SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
 }
 
 async fn not_found() -> ApiError {

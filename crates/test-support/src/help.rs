@@ -52,6 +52,25 @@ pub fn assert_help_lists_every_setting(command: &Command, help: &str) {
     }
 }
 
+/// Every secret setting of `command` (one whose environment value `--help` hides) warns in
+/// `help` that, given as a flag, it is visible to every local user in the process list.
+pub fn assert_secret_flags_warn_of_the_process_list(command: &Command, help: &str) {
+    let secrets: Vec<String> = settings(command)
+        .into_iter()
+        .filter(|(_, _, _, arg)| arg.is_hide_env_values_set())
+        .map(|(flag, ..)| flag)
+        .collect();
+    assert!(!secrets.is_empty(), "{} has secret settings", command.get_name());
+    for flag in secrets {
+        let entry = help_entry(help, &flag).unwrap_or_else(|| panic!("--help lists {flag}:\n{help}"));
+        let entry = entry.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            entry.contains("visible to every local user in the process list"),
+            "{flag} warns that a flag is visible in the process list:\n{entry}"
+        );
+    }
+}
+
 /// The part of a long `--help` about `flag`: from its line to the next flag's.
 fn help_entry<'a>(help: &'a str, flag: &str) -> Option<&'a str> {
     // Flags are indented by 2 (`  -h, --help`) or 6 (`      --addr`), descriptions by 10.

@@ -110,6 +110,18 @@ impl TestDatabase {
         u64::try_from(terminated).unwrap_or_default()
     }
 
+    /// Lets new sessions connect to this database again, or refuses them as
+    /// `ALTER DATABASE … ALLOW_CONNECTIONS false` does (for maintenance, or before a drop).
+    /// Sessions already connected stay.
+    pub async fn allow_connections(&self, allowed: bool) {
+        let mut conn = admin_connection(&self.admin).await;
+        let name = &self.name;
+        conn.execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS {allowed}"#).as_str())
+            .await
+            .unwrap_or_else(|e| panic!("set ALLOW_CONNECTIONS {allowed} on {name} ({e})"));
+        let _ = conn.close().await;
+    }
+
     /// How many sessions are connected to this database now.
     pub async fn connection_count(&self) -> u64 {
         let mut conn = admin_connection(&self.admin).await;

@@ -123,3 +123,59 @@ async fn committed_posts_survive_sigkill() {
     assert_eq!(list_posts(restarted.base()).await, json!([post]));
     restarted.kill().await;
 }
+
+#[tokio::test]
+async fn access_secrets_can_be_read_from_files_without_their_line_ending() {
+    let data = test_data().await;
+    let dir = data.dir().path();
+    let old = "an-older-access-secret-0123456789-abcdefghij";
+    std::fs::write(dir.join("access.secret"), format!("{ACCESS_SECRET}\n")).expect("write a secret file");
+    std::fs::write(dir.join("previous.secrets"), format!("{old}\n")).expect("write a secret file");
+    let server = POSTS_SERVER
+        .start(
+            POSTS_SERVER
+                .command(dir)
+                .env("POSTS_DATABASE_URL", data.database_url())
+                .env("ACCESS_TOKEN_SECRET_FILE", dir.join("access.secret"))
+                .env("ACCESS_TOKEN_PREVIOUS_SECRETS_FILE", dir.join("previous.secrets")),
+        )
+        .await;
+
+    list_posts(server.base()).await;
+    let signed_with_old = crate::helpers::tokens_with_secret(old)
+        .issue("user-1", "ann", "session-1", Duration::from_secs(900))
+        .expect("sign a token");
+    let response = reqwest::Client::new()
+        .get(server.url("/posts"))
+        .bearer_auth(signed_with_old)
+        .send()
+        .await
+        .expect("GET /posts");
+    assert_eq!(response.status(), 200, "the previous secret of the file verifies");
+
+    let exit = server.terminate().await;
+    assert_eq!(exit.status.code(), Some(0), "{exit:?}");
+}
+
+#[tokio::test]
+async fn a_secret_file_given_with_the_secret_or_unreadable_refuses_the_start_naming_it() {
+    let dir = TestDir::new();
+    let file = dir.path().join("access.secret");
+    std::fs::write(&file, ACCESS_SECRET).expect("write a secret file");
+
+    let mut both = POSTS_SERVER.command(dir.path());
+    both.env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
+        .env("ACCESS_TOKEN_SECRET_FILE", &file);
+    let refusal = POSTS_SERVER.refused_start(&mut both).await;
+    refusal.assert_one_line_naming("ACCESS_TOKEN_SECRET_FILE");
+    let stderr = refusal.stderr.replace("ACCESS_TOKEN_SECRET_FILE", "");
+    assert!(stderr.contains("ACCESS_TOKEN_SECRET"), "names both: {}", refusal.stderr);
+    assert!(!refusal.stderr.contains(ACCESS_SECRET), "{}", refusal.stderr);
+
+    let mut missing = POSTS_SERVER.command(dir.path());
+    missing.env("ACCESS_TOKEN_SECRET_FILE", dir.path().join("missing.secret"));
+    POSTS_SERVER
+        .refused_start(&mut missing)
+        .await
+        .assert_one_line_naming("ACCESS_TOKEN_SECRET_FILE");
+}

@@ -3,7 +3,10 @@
 
 use clap::CommandFactory as _;
 use posts_server::Config;
-use test_support::help::{assert_env_example_lists_every_setting, assert_help_lists_every_setting};
+use test_support::help::{
+    assert_env_example_lists_every_setting, assert_help_lists_every_setting,
+    assert_secret_flags_warn_of_the_process_list,
+};
 
 use crate::binary::POSTS_SERVER;
 use crate::helpers::{ACCESS_SECRET, TestDir};
@@ -20,6 +23,7 @@ async fn help_lists_every_flag_with_its_variable_and_default_and_never_a_secret(
     let help = String::from_utf8(output.stdout).expect("UTF-8 help");
 
     assert_help_lists_every_setting(&Config::command(), &help);
+    assert_secret_flags_warn_of_the_process_list(&Config::command(), &help);
     assert!(!help.contains(ACCESS_SECRET), "--help shows a secret:\n{help}");
 }
 

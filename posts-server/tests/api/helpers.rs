@@ -33,12 +33,15 @@ pub async fn test_data() -> TestData {
 pub fn config(database_url: String) -> Config {
     Config {
         addr: "127.0.0.1:0".parse().expect("a socket address"),
+        metrics: service_kit::metrics::MetricsArgs::default(),
         database_url,
         database: DatabaseArgs::default(),
         http: service_kit::serve::HttpArgs::default(),
         tokens: TokenArgs {
             access_token_secret: Some(Secret::new(ACCESS_SECRET)),
+            access_token_secret_file: None,
             access_token_previous_secrets: Vec::new(),
+            access_token_previous_secrets_file: None,
             jwt_issuer: ISSUER.into(),
             jwt_audience: AUDIENCE.into(),
             jwt_leeway: LEEWAY,

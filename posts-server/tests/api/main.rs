@@ -10,6 +10,7 @@ mod crash;
 mod errors;
 mod forgery;
 mod full_disk;
+mod headers;
 mod health;
 mod help;
 mod helpers;

@@ -254,3 +254,27 @@ async fn the_binary_gives_up_on_an_unreachable_database_with_one_line_and_no_pas
         assert!(!printed.contains("hunter2"), "{printed}");
     }
 }
+
+/// `ALTER DATABASE … ALLOW_CONNECTIONS false` (maintenance): PostgreSQL refuses every new
+/// connection with SQLSTATE 55000, "database … is not currently accepting connections".
+#[tokio::test]
+async fn a_database_that_refuses_connections_is_503_until_it_takes_them_again() {
+    let data = Arc::new(test_data().await);
+    let app = spawn_app_in(Arc::clone(&data)).await;
+    let token = token_for("user-1", "ann");
+    let post = app
+        .created_post(&token, "before", "the database closed its doors")
+        .await;
+    let database = data.postgres().expect("the PostgreSQL backend");
+
+    database.allow_connections(false).await;
+    database.terminate_connections().await;
+
+    assert_eq!(healthz(&app).await, 200);
+    assert_unavailable(readyz(&app).await).await;
+    assert_unavailable(app.get_posts(&token).await).await;
+
+    database.allow_connections(true).await;
+    assert_eq!(posts_once_recovered(&app, &token).await, json!([post]));
+    assert_eq!(readyz(&app).await.status(), 200);
+}

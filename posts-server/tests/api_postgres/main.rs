@@ -21,6 +21,8 @@ mod crash;
 mod errors;
 #[path = "../api/forgery.rs"]
 mod forgery;
+#[path = "../api/headers.rs"]
+mod headers;
 #[path = "../api/health.rs"]
 mod health;
 #[path = "../api/help.rs"]

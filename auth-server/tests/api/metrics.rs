@@ -164,6 +164,38 @@ async fn logouts_count_the_sessions_they_end() {
     );
 }
 
+/// On a server process of its own, before any request, every auth series is exposed at exactly
+/// 0: a dashboard sees the series (and a rate of 0) before the first login, not a gap.
+#[tokio::test]
+async fn every_auth_series_starts_at_zero_in_a_fresh_process() {
+    let data = test_data().await;
+    let server = start(&mut configured_on(&data)).await;
+    let text = scrape_process(&server).await;
+    server.terminate().await;
+    for (name, label, values) in [
+        (
+            "auth_logins_total",
+            "outcome",
+            &["succeeded", "failed", "rate_limited"][..],
+        ),
+        (
+            "auth_refreshes_total",
+            "outcome",
+            &["rotated", "grace", "reuse_detected"],
+        ),
+        (
+            "auth_sessions_revoked_total",
+            "reason",
+            &["logout", "global_logout", "reuse"],
+        ),
+    ] {
+        for value in values {
+            let series = format!(r#"{name}{{{label}="{value}"}} 0"#);
+            assert!(text.lines().any(|line| line == series), "{series}:\n{text}");
+        }
+    }
+}
+
 async fn scrape_process(server: &ServerProcess) -> String {
     prometheus::scrape(&reqwest::Client::new(), &server.url("/metrics")).await
 }

@@ -195,10 +195,15 @@ async fn an_expired_refresh_token_is_403() {
     let (_, login) = app.user_with_session("alice").await;
     let claims = app.refresh_claims(&login.refresh);
     assert!(claims.exp <= now_unix() + 1, "{claims:?}");
+    // Before its end the session works: a second session of the same TTL rotates.
+    let (_, live) = app.user_with_session("bob").await;
+    let rotated = app.refresh(&live.refresh).await;
+    assert_eq!(rotated.status(), 200, "a refresh token within its TTL rotates");
 
     tokio::time::sleep(Duration::from_millis(2200)).await;
 
-    assert_refused(app.refresh(&login.refresh).await).await;
+    let body = assert_refused(app.refresh(&login.refresh).await).await;
+    assert_eq!(body["message"], "the refresh token has expired", "{body}");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
-/// The demo users of the original tutorial.
+/// The demo users: Kyle, as in the tutorial, and Jason.
 pub const DEMO_USERS: [&str; 2] = ["Jason", "Kyle"];
 /// Development only: documented in the README and printed in the banner on purpose.
 pub const DEMO_PASSWORD: &str = "demo-password";

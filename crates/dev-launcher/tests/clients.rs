@@ -42,8 +42,7 @@ fn workspace() -> PathBuf {
 fn requests_http_and_the_readme_walk_through_pass_against_the_development_start() {
     let _ports = PortsLock::acquire("auth-posts-dev-ports-4000-3000");
     if let Some(busy) = busy_port(&[4000, 3000]) {
-        skip(&format!("port {busy} is in use (is `cargo dev` running?)"));
-        return;
+        cannot_run(&format!("port {busy} is in use (is `cargo dev` running?)"));
     }
     let blocks = readme_curl_blocks();
     let walk: Vec<&String> = blocks.iter().filter(|block| uses_development_ports(block)).collect();
@@ -77,22 +76,19 @@ fn the_readme_several_instances_block_passes_as_written() {
     let several: Vec<&String> = blocks.iter().filter(|block| is_several_instances(block)).collect();
     assert_eq!(several.len(), 1, "README.md has one several-instances block");
     if !postgres_reachable() {
-        skip("PostgreSQL is not reachable at 127.0.0.1:5432 (the several-instances block of README.md)");
-        return;
+        cannot_run("PostgreSQL is not reachable at 127.0.0.1:5432 (the several-instances block of README.md)");
     }
     for (tool, version) in [("psql", "--version"), ("openssl", "version")] {
         if !tool_runs(tool, version) {
-            skip(&format!(
+            cannot_run(&format!(
                 "{tool} is not installed (the several-instances block of README.md)"
             ));
-            return;
         }
     }
     if let Some(busy) = busy_port(&[4001, 4002]) {
-        skip(&format!(
+        cannot_run(&format!(
             "port {busy} is in use (the several-instances block of README.md)"
         ));
-        return;
     }
     // A database left by an interrupted run would make the block's CREATE DATABASE fail.
     let dropped = Command::new("psql")
@@ -236,8 +232,7 @@ fn collect_lines(
 /// `npx httpyac send --all --bail`: every request is sent in order and every assertion must hold.
 fn run_requests_http(dir: &Path) {
     if !tool_runs("node", "--version") || !tool_runs("npm", "--version") {
-        skip("node and npm are needed to run requests.http with httpyac");
-        return;
+        cannot_run("node and npm are needed to run requests.http with httpyac");
     }
     let e2e = workspace().join("e2e/http");
     if !e2e.join("node_modules/httpyac").is_dir() {
@@ -557,12 +552,9 @@ fn busy_port(ports: &[u16]) -> Option<u16> {
         .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_err())
 }
 
-/// One `SKIPPED: …` line outside CI; with `CI=true`, a failure.
-fn skip(reason: &str) {
-    if std::env::var("CI").is_ok_and(|value| value == "true") {
-        panic!("{reason} (CI=true: this must run)");
-    }
-    eprintln!("SKIPPED: {reason}");
+/// A test that cannot run here fails, saying why: none is ever skipped.
+fn cannot_run(reason: &str) -> ! {
+    test_support::cannot_run(reason)
 }
 
 /// Holds fixed ports for one test at a time, across processes: an abstract Unix socket of that

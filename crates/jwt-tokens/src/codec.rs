@@ -74,7 +74,13 @@ impl VerifyError {
         match &self.reason {
             VerifyReason::Malformed => "is malformed".into(),
             VerifyReason::WrongAlgorithm => "is not signed with HS256".into(),
-            VerifyReason::WrongType => format!("is not a {} token (typ must be {})", self.kind, self.kind.typ()),
+            VerifyReason::WrongType => {
+                let article = match self.kind {
+                    TokenKind::Access => "an",
+                    TokenKind::Refresh => "a",
+                };
+                format!("is not {article} {} token (typ must be {})", self.kind, self.kind.typ())
+            }
             VerifyReason::ForbiddenHeader(name) => {
                 format!("carries a `{name}` header, which is not accepted")
             }

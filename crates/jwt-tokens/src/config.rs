@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use service_kit::duration::parse_duration;
+use settings::duration::parse_duration;
 
 use crate::{KeySet, Secret, TokenSettings};
 

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
-use service_kit::ApiError;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
-use crate::{AccessClaims, AccessTokens};
+use crate::{AccessClaims, AccessTokens, VerifyError};
 
 /// The caller, proven by a valid access token. Missing or malformed
 /// `Authorization` gets `401`; a token that fails verification gets `403`;
@@ -20,21 +21,88 @@ where
     S: Send + Sync,
     Arc<AccessTokens>: FromRef<S>,
 {
-    type Rejection = ApiError;
+    type Rejection = Rejection;
 
     #[tracing::instrument(name = "authenticate", skip_all)]
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers).map_err(|err| {
             tracing::debug!(reason = %err, "no usable Authorization header");
-            ApiError::bearer(StatusCode::UNAUTHORIZED, "invalid_request", err.to_string())
+            Rejection::Header(err)
         })?;
         let tokens = Arc::<AccessTokens>::from_ref(state);
         let claims = tokens.verify(token).map_err(|err| {
             tracing::debug!(reason = ?err.reason, "access token refused");
-            ApiError::bearer(StatusCode::FORBIDDEN, "invalid_token", err.to_string())
+            Rejection::Token(err)
         })?;
         Ok(Self(claims))
     }
+}
+
+/// Why [`Authenticated`] refused a request, answered as RFC 6750 says: `401` with
+/// `invalid_request` when there is no usable `Authorization: Bearer` header, `403` with
+/// `invalid_token` when the token fails verification. The body is
+/// `{"error": code, "message": text}` and `WWW-Authenticate` names the same code; the message
+/// says what was wrong, never the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("{0}")]
+    Header(AuthHeaderError),
+    #[error("{0}")]
+    Token(VerifyError),
+}
+
+impl Rejection {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Header(_) => StatusCode::UNAUTHORIZED,
+            Self::Token(_) => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// The RFC 6750 error code, also the body's `error`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Header(_) => "invalid_request",
+            Self::Token(_) => "invalid_token",
+        }
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let message = self.to_string();
+        let code = self.code();
+        let mut response = (
+            self.status(),
+            axum::Json(ErrorBody {
+                error: code,
+                message: &message,
+            }),
+        )
+            .into_response();
+        if let Some(value) = bearer_challenge(code, &message) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// The JSON error body: `{"error": code, "message": text}`.
+#[derive(Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: &'a str,
+    pub message: &'a str,
+}
+
+/// A `WWW-Authenticate` value (RFC 6750 §3): `Bearer error="code", error_description="…"`.
+/// Characters a quoted string cannot hold (quotes, backslashes, controls, non-ASCII) are
+/// dropped from the description.
+pub fn bearer_challenge(code: &str, description: &str) -> Option<HeaderValue> {
+    let description: String = description
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+        .collect();
+    HeaderValue::from_str(&format!(r#"Bearer error="{code}", error_description="{description}""#)).ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

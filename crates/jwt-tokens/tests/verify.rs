@@ -1398,6 +1398,13 @@ fn error_messages_name_the_kind_and_the_problem() {
             .to_string(),
         "the refresh token is not a refresh token (typ must be rt+jwt)"
     );
+    let refresh = refresh_tokens()
+        .issue("user-1", "sid-1", "jti-1", now_unix() + 60)
+        .expect("issuing a refresh token");
+    assert_eq!(
+        tokens.verify(&refresh).expect_err("wrong kind").to_string(),
+        "the access token is not an access token (typ must be at+jwt)"
+    );
 }
 
 #[test]
@@ -1473,4 +1480,14 @@ fn an_absurd_leeway_is_bounded_instead_of_breaking_verification() {
         .issue("user-1", "alice", "sid-1", TTL)
         .expect("issuing an access token");
     tokens.verify(&token).expect("a fresh token verifies");
+    // Bounded at a day: a token that expired an hour ago still passes (the leeway is applied),
+    // one that expired three days ago does not (the absurd value is not).
+    let now = now_unix();
+    for (expired_ago, accepted) in [(3_600, true), (3 * 86_400, false)] {
+        let issued = now - expired_ago - 900;
+        let token = tokens
+            .issue_at("user-1", "alice", "sid-1", issued, issued + 900)
+            .expect("issuing an old access token");
+        assert_eq!(tokens.verify(&token).is_ok(), accepted, "expired {expired_ago} s ago");
+    }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use jwt_tokens::extract::{ErrorBody as Body, bearer_challenge as challenge};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -29,12 +29,6 @@ pub struct ErrorCause {
     pub cause: String,
     /// The error's code: faults of one code that come in a burst are logged once.
     pub code: &'static str,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
 }
 
 impl ApiError {
@@ -162,16 +156,6 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
-
-/// A `WWW-Authenticate` value: `Bearer error="code", error_description="…"`.
-/// Quotes and backslashes cannot occur in our messages, but are dropped to be sure.
-fn challenge(code: &str, message: &str) -> Option<HeaderValue> {
-    let description: String = message
-        .chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
-        .collect();
-    HeaderValue::from_str(&format!(r#"Bearer error="{code}", error_description="{description}""#)).ok()
-}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -3,7 +3,6 @@
 pub mod cli;
 pub mod cors;
 pub mod db;
-pub mod duration;
 pub mod error;
 pub mod json;
 pub mod metrics;
@@ -18,6 +17,8 @@ pub mod telemetry;
 
 pub use error::{ApiError, Result};
 pub use json::AppJson;
+/// Durations in settings, parsed one way everywhere.
+pub use settings::duration;
 
 /// Now, in Unix milliseconds: how both servers stamp what they store.
 pub fn now_unix_ms() -> i64 {

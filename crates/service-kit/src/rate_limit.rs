@@ -44,7 +44,7 @@ impl FromStr for Rate {
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.burst, humantime::format_duration(self.period))
+        write!(f, "{}/{}", self.burst, crate::duration::format_duration(self.period))
     }
 }
 

@@ -45,9 +45,7 @@ fn closed_port() -> u16 {
 
 #[tokio::test]
 async fn several_servers_starting_at_once_migrate_once() {
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+    let database = TestDatabase::create().await;
     let dir = TestDir::new();
     let migrator = Arc::new(migrator(&dir).await);
 
@@ -75,9 +73,7 @@ async fn several_servers_starting_at_once_migrate_once() {
 
 #[tokio::test]
 async fn connections_the_server_ended_are_replaced() {
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+    let database = TestDatabase::create().await;
     let dir = TestDir::new();
     let pool = open(database.url(), &migrator(&dir).await, &args())
         .await
@@ -102,9 +98,7 @@ async fn connections_the_server_ended_are_replaced() {
 
 #[tokio::test]
 async fn a_lost_connection_and_a_statement_timeout_are_unavailable() {
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+    let database = TestDatabase::create().await;
     let dir = TestDir::new();
     let args = DatabaseArgs {
         database_statement_timeout: Duration::from_millis(200),
@@ -138,9 +132,7 @@ async fn a_lost_connection_and_a_statement_timeout_are_unavailable() {
 
 #[tokio::test]
 async fn start_up_waits_for_a_database_that_comes_up() {
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+    let database = TestDatabase::create().await;
     let mut proxy = DatabaseProxy::start(&database).await;
     proxy.take_down().await;
     let dir = TestDir::new();
@@ -188,9 +180,7 @@ async fn start_up_gives_up_in_time_without_showing_the_password() {
 
 #[tokio::test]
 async fn a_database_that_does_not_exist_fails_at_once() {
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+    let database = TestDatabase::create().await;
     let dir = TestDir::new();
     let migrator = migrator(&dir).await;
     let url = database
@@ -208,9 +198,7 @@ async fn a_database_that_does_not_exist_fails_at_once() {
 
 #[tokio::test]
 async fn migrations_are_not_cut_short_by_the_statement_timeout() {
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+    let database = TestDatabase::create().await;
     let dir = TestDir::new();
     std::fs::write(
         dir.path().join("0001_slow.sql"),

@@ -1,6 +1,8 @@
 //! `auth-server --help` lists every setting with its flag, variable and default, and the
 //! repository's `.env.example` names every variable: both checked against clap's own list.
 
+use std::path::{Path, PathBuf};
+
 use auth_server::Config;
 use clap::CommandFactory as _;
 use test_support::help::{
@@ -38,14 +40,33 @@ fn the_env_example_names_every_variable() {
     assert_env_example_lists_every_setting(&Config::command(), ENV_EXAMPLE);
 }
 
-const README: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"));
+/// README.md and every `docs/*.md`, one after the other.
+fn documentation() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .expect("read docs/")
+        .map(|entry| entry.expect("a docs/ entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "md"))
+        .collect();
+    pages.sort();
+    pages.insert(0, root.join("README.md"));
+    pages
+        .iter()
+        .map(|page| std::fs::read_to_string(page).unwrap_or_else(|err| panic!("read {}: {err}", page.display())))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
-/// The README says only what exists: no password change while no route changes a password.
+/// The documentation says only what exists: no password change while no route changes a password.
 #[test]
-fn the_readme_promises_no_password_change_the_server_does_not_offer() {
+fn the_documentation_promises_no_password_change_the_server_does_not_offer() {
     let document = auth_server::api().into_openapi();
     let changes_passwords = document.paths.paths.keys().any(|path| path.contains("password"));
-    let readme = README.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let text = documentation()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
     for claim in [
         "password change",
         "change of password",
@@ -53,8 +74,8 @@ fn the_readme_promises_no_password_change_the_server_does_not_offer() {
         "changes a password",
     ] {
         assert!(
-            changes_passwords || !readme.contains(claim),
-            "the README mentions a {claim:?}, which no route offers"
+            changes_passwords || !text.contains(claim),
+            "the documentation mentions a {claim:?}, which no route offers"
         );
     }
 }

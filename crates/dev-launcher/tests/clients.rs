@@ -1,8 +1,9 @@
-//! The ways the README tells people to call the servers, run by the real tools: `requests.http`
-//! top to bottom by httpyac, and every shell block of README.md that uses curl, by bash, exactly
-//! as written. The walk-through runs against a development start in a temporary directory (the
-//! launcher binary, as `cargo dev` runs it, on the fixed ports 4000 and 3000 the files use); the
-//! "Running several instances" block builds a release binary and uses PostgreSQL.
+//! The ways the documentation tells people to call the servers, run by the real tools:
+//! `requests.http` top to bottom by httpyac, and every shell block of README.md and `docs/*.md`
+//! that uses curl, by bash, exactly as written. The README's walk-through runs against a
+//! development start in a temporary directory (the launcher binary, as `cargo dev` runs it, on
+//! the fixed ports 4000 and 3000 the files use); the "Running several instances" block builds a
+//! release binary and uses PostgreSQL.
 //!
 //! Every curl command in those blocks is followed by a `# → STATUS …` comment line: the status it
 //! must get, and the JSON it must show (`"key"`: that key is in the answer; `"key":"value"` or
@@ -44,13 +45,13 @@ fn requests_http_and_the_readme_walk_through_pass_against_the_development_start(
     if let Some(busy) = busy_port(&[4000, 3000]) {
         cannot_run(&format!("port {busy} is in use (is `cargo dev` running?)"));
     }
-    let blocks = readme_curl_blocks();
+    let blocks = documented_curl_blocks();
     let walk: Vec<&String> = blocks.iter().filter(|block| uses_development_ports(block)).collect();
     assert!(!walk.is_empty(), "README.md has curl blocks for the development start");
     for block in &blocks {
         assert!(
             uses_development_ports(block) || is_several_instances(block),
-            "a curl block of README.md that no test runs:\n{block}"
+            "a curl block of the documentation that no test runs:\n{block}"
         );
     }
 
@@ -70,25 +71,21 @@ fn requests_http_and_the_readme_walk_through_pass_against_the_development_start(
 }
 
 #[test]
-fn the_readme_several_instances_block_passes_as_written() {
+fn the_documented_several_instances_block_passes_as_written() {
     let _ports = PortsLock::acquire("auth-posts-readme-ports-4001-4002");
-    let blocks = readme_curl_blocks();
+    let blocks = documented_curl_blocks();
     let several: Vec<&String> = blocks.iter().filter(|block| is_several_instances(block)).collect();
-    assert_eq!(several.len(), 1, "README.md has one several-instances block");
+    assert_eq!(several.len(), 1, "the documentation has one several-instances block");
     if !postgres_reachable() {
-        cannot_run("PostgreSQL is not reachable at 127.0.0.1:5432 (the several-instances block of README.md)");
+        cannot_run("PostgreSQL is not reachable at 127.0.0.1:5432 (the several-instances block)");
     }
     for (tool, version) in [("psql", "--version"), ("openssl", "version")] {
         if !tool_runs(tool, version) {
-            cannot_run(&format!(
-                "{tool} is not installed (the several-instances block of README.md)"
-            ));
+            cannot_run(&format!("{tool} is not installed (the several-instances block)"));
         }
     }
     if let Some(busy) = busy_port(&[4001, 4002]) {
-        cannot_run(&format!(
-            "port {busy} is in use (the several-instances block of README.md)"
-        ));
+        cannot_run(&format!("port {busy} is in use (the several-instances block)"));
     }
     // A database left by an interrupted run would make the block's CREATE DATABASE fail.
     let dropped = Command::new("psql")
@@ -307,7 +304,7 @@ fn uncomment_assertions(text: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// README.md's curl blocks by bash.
+// The documentation's curl blocks by bash.
 
 /// Observes every curl the block runs: curl itself runs as written (its output passed on byte for
 /// byte), and each answer's status (from the headers curl dumps) and output (headers too with
@@ -327,12 +324,28 @@ curl() {
 }
 "#;
 
-/// The shell blocks of README.md that use curl.
-fn readme_curl_blocks() -> Vec<String> {
-    let readme = std::fs::read_to_string(workspace().join("README.md")).expect("read README.md");
+/// The documentation: README.md, then every `docs/*.md` in name order.
+fn documentation() -> Vec<PathBuf> {
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(workspace().join("docs"))
+        .expect("read docs/")
+        .map(|entry| entry.expect("a docs/ entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "md"))
+        .collect();
+    pages.sort();
+    pages.insert(0, workspace().join("README.md"));
+    pages
+}
+
+/// The shell blocks of the documentation that use curl.
+fn documented_curl_blocks() -> Vec<String> {
+    let text = documentation()
+        .iter()
+        .map(|page| std::fs::read_to_string(page).unwrap_or_else(|err| panic!("read {}: {err}", page.display())))
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
-    for line in readme.lines() {
+    for line in text.lines() {
         match &mut current {
             None if ["```sh", "```bash", "```shell"].contains(&line.trim_end()) => current = Some(String::new()),
             None => {}
@@ -388,7 +401,7 @@ fn expectations(block: &str) -> Vec<Expected> {
         let outcome = lines
             .get(index)
             .and_then(|next| next.trim_start().strip_prefix("# → "))
-            .unwrap_or_else(|| panic!("no `# → STATUS …` line after this curl command of README.md:\n{command}"));
+            .unwrap_or_else(|| panic!("no `# → STATUS …` line after this documented curl command:\n{command}"));
         let status = outcome
             .get(..3)
             .and_then(|status| status.parse().ok())
@@ -448,7 +461,7 @@ fn run_curl_block(block: &str, scratch: &Path, cwd: &Path, unset: &[&str]) {
     let (status, stdout, stderr) = run(&mut command);
     let answers = std::fs::read_to_string(&log).unwrap_or_default();
     let report = format!(
-        "the README block\n{block}\nended with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}\ncurl answers:\n{answers}"
+        "the documented block\n{block}\nended with {status}\nstdout:\n{stdout}\nstderr:\n{stderr}\ncurl answers:\n{answers}"
     );
     assert!(status.success(), "{report}");
 

@@ -730,7 +730,7 @@ async fn array_shaped_tokens_cannot_create_posts() {
 /// A request head beyond the HTTP parser's limits (about 400 KB, or 100 header
 /// fields) is refused by hyper itself before any application code runs: `431`,
 /// `Connection: close` and no body. It is no request the app ever sees, so it
-/// is the one error without the JSON body (README, "Choices where the contract is silent").
+/// is the one error without the JSON body (docs/choices.md).
 /// The 100 KB rows above stay within the limits and do get the JSON error.
 #[tokio::test]
 async fn requests_beyond_the_header_limits_get_a_bare_431_and_the_connection_closed() {

@@ -4,8 +4,8 @@
 //!
 //! The access token lives 3 s, so it expires during the run and the page must refresh it by
 //! itself. Needs `node` and `/usr/bin/chromium` (`CHROMIUM_PATH` for another); `npm ci` runs in
-//! `frontend/tests` when its `node_modules` is missing. Without them the test is skipped with one
-//! `SKIPPED` line on stderr, and with `CI=true` it fails instead.
+//! `frontend/tests` when its `node_modules` is missing. Without them the test fails, saying
+//! which is missing: it is never skipped.
 //!
 //! `UPDATE_DEMO_SCREENSHOT=1` copies the screenshot of the page with posts to `docs/demo.png`.
 

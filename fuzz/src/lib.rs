@@ -216,7 +216,8 @@ fn assert_signed(token: &str, secret: &str, typ: &str, kid: &str) -> Map<String,
         "accepted a signature that is not the MAC: {token:?}"
     );
 
-    let header = json_object(parts[0]).unwrap_or_else(|| panic!("accepted a header that is no JSON object: {token:?}"));
+    let header = json_object(parts[0], CHECKED_HEADER)
+        .unwrap_or_else(|| panic!("accepted a header that is no JSON object: {token:?}"));
     assert_eq!(header.get("alg").and_then(Value::as_str), Some("HS256"), "{token:?}");
     assert_eq!(header.get("typ").and_then(Value::as_str), Some(typ), "{token:?}");
     assert_eq!(header.get("kid").and_then(Value::as_str), Some(kid), "{token:?}");
@@ -226,29 +227,31 @@ fn assert_signed(token: &str, secret: &str, typ: &str, kid: &str) -> Map<String,
             "accepted a `{name}` header: {token:?}"
         );
     }
-    json_object(parts[1]).unwrap_or_else(|| panic!("accepted a payload that is no JSON object: {token:?}"))
+    json_object(parts[1], CHECKED_CLAIMS)
+        .unwrap_or_else(|| panic!("accepted a payload that is no JSON object: {token:?}"))
 }
 
-/// The members of a JSON object segment that the checks read: header parameters and claims.
-/// Every other member is skipped unparsed, as the verifiers skip unknown members, so a member
-/// such as `"x":1e400` (a number `serde_json::Value` cannot hold, which the verifiers step
-/// over) does not make an accepted token look like no JSON object.
-const CHECKED_MEMBERS: &[&str] = &[
-    "alg", "typ", "kid", "jku", "jwk", "x5u", "x5c", "crit", "iss", "aud", "sub", "name", "iat", "nbf", "exp", "jti",
-    "sid",
-];
+/// The header parameters the checks read. Every other member of a segment is skipped unparsed,
+/// as the verifiers skip unknown members, so a member such as `"x":1e400` (a number
+/// `serde_json::Value` cannot hold, which the verifiers step over) does not make an accepted
+/// token look like no JSON object.
+const CHECKED_HEADER: &[&str] = &["alg", "typ", "kid", "jku", "jwk", "x5u", "x5c", "crit"];
 
-fn json_object(segment: &str) -> Option<Map<String, Value>> {
+/// The claims the checks read: those of `AccessClaims` and `RefreshClaims`. A payload member
+/// of another name (`typ` included: it is a header parameter, not a claim) is skipped.
+const CHECKED_CLAIMS: &[&str] = &["iss", "aud", "sub", "name", "iat", "nbf", "exp", "jti", "sid"];
+
+fn json_object(segment: &str, members: &'static [&'static str]) -> Option<Map<String, Value>> {
     let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
     let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-    let object = serde::Deserializer::deserialize_map(&mut deserializer, CheckedMembers).ok()?;
+    let object = serde::Deserializer::deserialize_map(&mut deserializer, CheckedMembers(members)).ok()?;
     deserializer.end().ok()?;
     Some(object)
 }
 
-/// Reads a JSON object, keeping the [`CHECKED_MEMBERS`] (the last of duplicates, as
+/// Reads a JSON object, keeping the members it names (the last of duplicates, as
 /// `serde_json::Value` does) and skipping the rest.
-struct CheckedMembers;
+struct CheckedMembers(&'static [&'static str]);
 
 impl<'de> serde::de::Visitor<'de> for CheckedMembers {
     type Value = Map<String, Value>;
@@ -260,7 +263,7 @@ impl<'de> serde::de::Visitor<'de> for CheckedMembers {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut object = Map::new();
         while let Some(name) = map.next_key::<String>()? {
-            if CHECKED_MEMBERS.contains(&name.as_str()) {
+            if self.0.contains(&name.as_str()) {
                 object.insert(name, map.next_value::<Value>()?);
             } else {
                 map.next_value::<serde::de::IgnoredAny>()?;
@@ -604,9 +607,13 @@ mod tests {
     #[test]
     fn an_unrepresentable_unknown_member_is_no_false_alarm() {
         let f = fixture();
-        for (refresh, secret) in [(false, ACCESS_SECRET), (true, REFRESH_SECRET)] {
+        let extras = [r#""":1e400"#, r#""ty\u0070":{"alg":1e400}"#];
+        for ((refresh, secret), extra) in [(false, ACCESS_SECRET), (true, REFRESH_SECRET)]
+            .into_iter()
+            .flat_map(|kind| extras.map(|extra| (kind, extra)))
+        {
             let payload = String::from_utf8(payload_json(refresh)).expect("UTF-8");
-            let payload = format!("{{\"\":1e400,{}", &payload[1..]);
+            let payload = format!("{{{extra},{}", &payload[1..]);
             let token = sign_raw(&header_json(refresh), payload.as_bytes(), secret);
             let accepted = if refresh {
                 f.refresh.verify(&token).is_ok()
@@ -616,12 +623,21 @@ mod tests {
             assert!(accepted, "{payload}");
             check_token(&token);
         }
-        // Arrays and trailing text are still no JSON object.
-        assert!(json_object(&URL_SAFE_NO_PAD.encode("[1]")).is_none());
-        assert!(json_object(&URL_SAFE_NO_PAD.encode("{} x")).is_none());
+        // Arrays and trailing text are still no JSON object; a claim named like a header
+        // parameter is not read.
+        assert!(json_object(&URL_SAFE_NO_PAD.encode("[1]"), CHECKED_CLAIMS).is_none());
+        assert!(json_object(&URL_SAFE_NO_PAD.encode("{} x"), CHECKED_CLAIMS).is_none());
         assert_eq!(
-            json_object(&URL_SAFE_NO_PAD.encode(r#"{"sub":"a","sub":"b","x":1e400}"#)),
-            Some(serde_json::json!({ "sub": "b" }).as_object().cloned().expect("an object"))
+            json_object(
+                &URL_SAFE_NO_PAD.encode(r#"{"sub":"a","sub":"b","x":1e400,"ty\u0070":{"alg":1e400}}"#),
+                CHECKED_CLAIMS
+            ),
+            Some(
+                serde_json::json!({ "sub": "b" })
+                    .as_object()
+                    .cloned()
+                    .expect("an object")
+            )
         );
     }
 

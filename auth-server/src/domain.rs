@@ -22,8 +22,8 @@ impl Username {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if !(USERNAME_MIN..=USERNAME_MAX).contains(&value.len()) || !valid_chars {
-            return Err(ApiError::bad_request(
-                "invalid_username",
+            return Err(ApiError::new(
+                crate::error::AuthError::InvalidUsername,
                 format!(
                     "a username is {USERNAME_MIN} to {USERNAME_MAX} characters of letters, digits, '.', '_' and '-'"
                 ),
@@ -58,8 +58,8 @@ impl Password {
     pub fn validate(&self) -> Result<(), ApiError> {
         let chars = self.0.chars().count();
         if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&chars) {
-            return Err(ApiError::bad_request(
-                "invalid_password",
+            return Err(ApiError::new(
+                crate::error::AuthError::InvalidPassword,
                 format!("a password is {PASSWORD_MIN} to {PASSWORD_MAX} characters long"),
             ));
         }

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod login_limit;
 pub mod metrics;
 pub mod operators;

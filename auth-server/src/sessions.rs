@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use service_kit::{ApiError, AppJson};
@@ -145,7 +145,7 @@ pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Re
 
 /// `403` for a refresh token that verified but cannot be spent.
 pub fn refused(message: &'static str) -> ApiError {
-    ApiError::bearer(StatusCode::FORBIDDEN, "invalid_grant", message).with_challenge("invalid_token")
+    ApiError::new(crate::error::AuthError::InvalidGrant, message)
 }
 
 /// The refresh token of a pair: which one, and when it was made current (by the database's

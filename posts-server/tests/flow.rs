@@ -288,3 +288,52 @@ async fn an_expired_access_token_is_refused_and_a_refresh_brings_access_back() {
     let (status, _) = pair.get_posts(&field(&next, "accessToken")).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// The error table of `docs/api.md` lists exactly the codes of the servers' error enums, each
+/// with the status it is answered with: no code is undocumented, none documented is gone.
+#[test]
+fn the_documented_error_table_is_exactly_the_error_enums() {
+    use service_kit::error::{ErrorCode, codes};
+    use std::collections::BTreeSet;
+
+    fn answers<E: ErrorCode>() -> impl Iterator<Item = (u16, &'static str)> {
+        E::ALL.iter().map(|code| {
+            let answer = code.answer();
+            (answer.status.as_u16(), answer.code)
+        })
+    }
+    let enums: BTreeSet<(u16, String)> = answers::<service_kit::Common>()
+        .chain(answers::<auth_server::error::AuthError>())
+        .chain(answers::<posts_server::error::PostsError>())
+        .map(|(status, code)| (status, code.to_owned()))
+        .collect();
+    assert_eq!(
+        enums.len(),
+        codes::<service_kit::Common>().count()
+            + codes::<auth_server::error::AuthError>().count()
+            + codes::<posts_server::error::PostsError>().count(),
+        "no code is in two enums"
+    );
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md");
+    let text = std::fs::read_to_string(path).expect("docs/api.md");
+    let table = text
+        .split("| status | `error` | when |")
+        .nth(1)
+        .expect("docs/api.md has the error table");
+    let documented: BTreeSet<(u16, String)> = table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .flat_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let status: u16 = cells[1].parse().unwrap_or_else(|_| panic!("a status: {line}"));
+            cells[2]
+                .split(',')
+                .map(|code| code.trim().trim_matches('`').to_owned())
+                .map(move |code| (status, code))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(documented, enums, "docs/api.md's error table against the error enums");
+}

@@ -62,12 +62,10 @@ pub async fn login(
     let Some(user) = user.filter(|_| matches) else {
         metrics::login(Login::Failed);
         tracing::debug!("login refused");
-        return Err(ApiError::bearer(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
+        return Err(ApiError::new(
+            crate::error::AuthError::InvalidCredentials,
             "wrong username or password",
-        )
-        .with_challenge("invalid_request"));
+        ));
     };
     let pair = sessions::start(&state, &user.id, &user.username).await?;
     metrics::login(Login::Succeeded);

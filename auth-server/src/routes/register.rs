@@ -46,12 +46,10 @@ pub async fn register(
 ) -> Result<(StatusCode, AppJson<RegisteredUser>)> {
     if state.registration == Registration::Closed {
         // RFC 6750's `insufficient_scope`: adding users takes more than this request has.
-        return Err(ApiError::bearer(
-            StatusCode::FORBIDDEN,
-            "registration_closed",
+        return Err(ApiError::new(
+            crate::error::AuthError::RegistrationClosed,
             "sign-up is closed on this server; an operator creates accounts",
-        )
-        .with_challenge("insufficient_scope"));
+        ));
     }
     state.limits.register_per_address.check(&client).inspect_err(|_| {
         tracing::warn!(client = %client, "sign-up rate limit per address reached");

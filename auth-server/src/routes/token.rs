@@ -3,7 +3,6 @@
 use std::fmt;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use jwt_tokens::VerifyReason;
 use serde::Deserialize;
 use service_kit::rate_limit::ClientKey;
@@ -63,9 +62,8 @@ pub async fn token(
         tracing::warn!(client = %client, "token refresh rate limit per address reached");
     })?;
     let Some(token) = request.token.filter(|t| !t.is_empty()) else {
-        return Err(ApiError::bearer(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request",
+        return Err(ApiError::new(
+            service_kit::Common::InvalidRequest,
             "no refresh token given; send {\"token\": <refresh token>}",
         ));
     };
@@ -83,7 +81,7 @@ pub async fn token(
             ),
             None => tracing::debug!(reason = ?err.reason, "refresh token refused"),
         }
-        ApiError::bearer(StatusCode::FORBIDDEN, "invalid_grant", err.to_string()).with_challenge("invalid_token")
+        ApiError::new(crate::error::AuthError::InvalidGrant, err.to_string())
     })?;
     sessions::rotate(&state, &claims.sub, &claims.sid, &claims.jti).await
 }

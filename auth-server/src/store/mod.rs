@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::http::StatusCode;
 use service_kit::ApiError;
 use service_kit::db::DbError;
 use service_kit::rate_limit::Rate;
@@ -139,7 +138,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::UsernameTaken => {
-                ApiError::new(StatusCode::CONFLICT, "username_taken", "that username is already taken")
+                ApiError::new(crate::error::AuthError::UsernameTaken, "that username is already taken")
             }
             StoreError::Db(err) => err.into(),
         }

@@ -9,6 +9,88 @@ use jwt_tokens::extract::{ErrorBody as Body, bearer_challenge as challenge};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// What an error code stands for: the status it is answered with and, for a `401` or `403`,
+/// the RFC 6750 `error` of its `WWW-Authenticate` challenge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: StatusCode,
+    /// The body's `error`.
+    pub code: &'static str,
+    pub challenge: Option<&'static str>,
+}
+
+/// The error codes of a server: each one variant, whose [`Answer`] comes from one `match`.
+/// [`Common`] has those of both servers; each server adds an enum of its own.
+pub trait ErrorCode: Copy + 'static {
+    /// Every code, for the documentation and the tests that hold it to the code.
+    const ALL: &'static [Self];
+
+    fn answer(self) -> Answer;
+}
+
+/// The codes of an error enum, in its order.
+pub fn codes<E: ErrorCode>() -> impl Iterator<Item = &'static str> {
+    E::ALL.iter().map(|code| code.answer().code)
+}
+
+/// The error codes both servers answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Common {
+    /// `400`: not JSON, no `Content-Type: application/json`, missing or mistyped fields.
+    InvalidBody,
+    /// `401`: no token where one is needed.
+    InvalidRequest,
+    /// `403`: an access token that fails verification.
+    InvalidToken,
+    NotFound,
+    MethodNotAllowed,
+    Timeout,
+    PayloadTooLarge,
+    RateLimited,
+    Internal,
+    /// `503`: the database does not answer.
+    Unavailable,
+    /// `503`: the disk under the database is full.
+    StorageFull,
+}
+
+impl ErrorCode for Common {
+    const ALL: &'static [Self] = &[
+        Self::InvalidBody,
+        Self::InvalidRequest,
+        Self::InvalidToken,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Timeout,
+        Self::PayloadTooLarge,
+        Self::RateLimited,
+        Self::Internal,
+        Self::Unavailable,
+        Self::StorageFull,
+    ];
+
+    fn answer(self) -> Answer {
+        let (status, code, challenge) = match self {
+            Self::InvalidBody => (StatusCode::BAD_REQUEST, "invalid_body", None),
+            Self::InvalidRequest => (StatusCode::UNAUTHORIZED, "invalid_request", Some("invalid_request")),
+            Self::InvalidToken => (StatusCode::FORBIDDEN, "invalid_token", Some("invalid_token")),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found", None),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
+            Self::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout", None),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+            Self::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
+            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
+            Self::StorageFull => (StatusCode::SERVICE_UNAVAILABLE, "storage_full", None),
+        };
+        Answer {
+            status,
+            code,
+            challenge,
+        }
+    }
+}
+
 /// The `Retry-After` of a `storage_full` answer, in seconds: freeing disk space takes an operator.
 const STORAGE_FULL_RETRY_AFTER: u64 = 30;
 
@@ -32,12 +114,18 @@ pub struct ErrorCause {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    /// The error `code`, with its status and challenge, and a message for people.
+    pub fn new(code: impl ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        let Answer {
+            status,
+            code,
+            challenge,
+        } = code.answer();
         Self {
             status,
             code,
             message: message.into(),
-            challenge: None,
+            challenge,
             retry_after: None,
             cause: None,
         }
@@ -47,38 +135,15 @@ impl ApiError {
     pub fn too_many_requests(message: impl Into<Cow<'static, str>>, seconds: u64) -> Self {
         Self {
             retry_after: Some(seconds.max(1)),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            ..Self::new(Common::RateLimited, message)
         }
-    }
-
-    /// `400`: the request is not what this route takes.
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    /// A `401` or `403` that carries `WWW-Authenticate: Bearer error="…"` (RFC 6750).
-    pub fn bearer(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            challenge: Some(code),
-            ..Self::new(status, code, message)
-        }
-    }
-
-    /// The same error, challenging with another RFC 6750 `error` value than its code.
-    pub fn with_challenge(mut self, error: &'static str) -> Self {
-        self.challenge = Some(error);
-        self
     }
 
     /// `500` with an opaque body; `cause` is logged, never sent.
     pub fn internal(cause: impl fmt::Display) -> Self {
         Self {
             cause: Some(cause.to_string()),
-            ..Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the server failed to handle this request",
-            )
+            ..Self::new(Common::Internal, "the server failed to handle this request")
         }
     }
 
@@ -87,8 +152,7 @@ impl ApiError {
         Self {
             cause: Some(cause.to_string()),
             ..Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                Common::Unavailable,
                 "the service is temporarily unavailable, try again shortly",
             )
         }
@@ -101,8 +165,7 @@ impl ApiError {
             cause: Some(cause.to_string()),
             retry_after: Some(STORAGE_FULL_RETRY_AFTER),
             ..Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_full",
+                Common::StorageFull,
                 "the server's storage is full: nothing was changed, try again later",
             )
         }
@@ -112,18 +175,23 @@ impl ApiError {
     /// the framework or a middleware produced without a body of ours).
     pub fn from_status(status: StatusCode) -> Self {
         let (code, message) = match status {
-            StatusCode::BAD_REQUEST => ("invalid_body", "the request could not be read"),
-            StatusCode::NOT_FOUND => ("not_found", "no such route"),
-            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not take that method"),
-            StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is larger than 16 KiB"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("invalid_body", "expected Content-Type: application/json"),
-            StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests, try again later"),
-            StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the service is temporarily unavailable"),
-            s if s.is_server_error() => ("internal", "the server failed to handle this request"),
-            _ => ("invalid_request", "the request was refused"),
+            StatusCode::BAD_REQUEST => (Common::InvalidBody, "the request could not be read"),
+            StatusCode::NOT_FOUND => (Common::NotFound, "no such route"),
+            StatusCode::METHOD_NOT_ALLOWED => (Common::MethodNotAllowed, "this route does not take that method"),
+            StatusCode::REQUEST_TIMEOUT => (Common::Timeout, "the request took too long"),
+            StatusCode::PAYLOAD_TOO_LARGE => (Common::PayloadTooLarge, "the request body is larger than 16 KiB"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (Common::InvalidBody, "expected Content-Type: application/json"),
+            StatusCode::TOO_MANY_REQUESTS => (Common::RateLimited, "too many requests, try again later"),
+            StatusCode::SERVICE_UNAVAILABLE => (Common::Unavailable, "the service is temporarily unavailable"),
+            s if s.is_server_error() => (Common::Internal, "the server failed to handle this request"),
+            _ => (Common::InvalidRequest, "the request was refused"),
         };
-        Self::new(status, code, message)
+        // The status the framework chose stays, and so does the challenge of a 401 or 403 alone.
+        Self {
+            status,
+            challenge: None,
+            ..Self::new(code, message)
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -201,13 +269,21 @@ mod tests {
 
     #[test]
     fn every_401_and_403_challenges() {
-        for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN] {
-            let response = ApiError::new(status, "some_code", "refused").into_response();
-            let value = response.headers().get(header::WWW_AUTHENTICATE).expect("a challenge");
-            assert!(
-                value.to_str().expect("ascii").starts_with("Bearer error=\""),
-                "{value:?}"
-            );
+        let framework = [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].map(ApiError::from_status);
+        let coded = Common::ALL.iter().map(|code| ApiError::new(*code, "refused"));
+        for error in framework.into_iter().chain(coded) {
+            let (status, code) = (error.status(), error.code());
+            let response = error.into_response();
+            let value = response.headers().get(header::WWW_AUTHENTICATE);
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                let value = value.expect("a challenge");
+                assert!(
+                    value.to_str().expect("ascii").starts_with("Bearer error=\""),
+                    "{code}: {value:?}"
+                );
+            } else {
+                assert!(value.is_none(), "{code}: {value:?}");
+            }
         }
         let response = ApiError::from_status(StatusCode::CONFLICT).into_response();
         assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());

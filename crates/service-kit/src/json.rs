@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
+use crate::error::Common;
 
 /// A JSON request body or response. A body that is not JSON, not of the
 /// expected shape, or too large becomes a `400`/`413` JSON error.
@@ -24,8 +25,8 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !has_json_content_type(req.headers()) {
-            return Err(ApiError::bad_request(
-                "invalid_body",
+            return Err(ApiError::new(
+                Common::InvalidBody,
                 "expected a JSON body with Content-Type: application/json",
             ));
         }
@@ -33,18 +34,18 @@ where
             if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
             } else {
-                ApiError::bad_request("invalid_body", "the body could not be read")
+                ApiError::new(Common::InvalidBody, "the body could not be read")
             }
         })?;
         // Every body of this API is an object. serde would also take an array
         // as a struct's fields in order; refuse that rather than guess.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"));
+            return Err(ApiError::new(Common::InvalidBody, "the body must be a JSON object"));
         }
         // JSON is UTF-8 (RFC 8259). serde_json checks the strings it reads but
         // not those it skips (the values of unknown fields), so check it all.
         if std::str::from_utf8(&bytes).is_err() {
-            return Err(ApiError::bad_request("invalid_body", "the body is not valid UTF-8"));
+            return Err(ApiError::new(Common::InvalidBody, "the body is not valid UTF-8"));
         }
         axum::Json::<T>::from_bytes(&bytes)
             .map(|axum::Json(value)| Self(value))
@@ -74,12 +75,12 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             let detail = text
                 .strip_prefix("Failed to deserialize the JSON body into the target type: ")
                 .unwrap_or(&text);
-            ApiError::bad_request(
-                "invalid_body",
+            ApiError::new(
+                Common::InvalidBody,
                 format!("the JSON body does not have the expected fields: {}", described(detail)),
             )
         }
-        _ => ApiError::bad_request("invalid_body", "the body is not valid JSON"),
+        _ => ApiError::new(Common::InvalidBody, "the body is not valid JSON"),
     }
 }
 

@@ -15,7 +15,7 @@ pub mod serve;
 pub mod sqlite;
 pub mod telemetry;
 
-pub use error::{ApiError, Result};
+pub use error::{ApiError, Common, ErrorCode, Result};
 pub use json::AppJson;
 /// Durations in settings, parsed one way everywhere.
 pub use settings::duration;

@@ -24,6 +24,22 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// Lists `codes` as the `enum` of the error body's `error` in `openapi`: the document says
+/// exactly which codes its server answers, taken from the server's error enums.
+pub fn list_error_codes(openapi: &mut OpenApi, codes: impl IntoIterator<Item = &'static str>) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let body = openapi
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut("ErrorBody"));
+    if let Some(RefOr::T(Schema::Object(body))) = body
+        && let Some(RefOr::T(Schema::Object(error))) = body.properties.get_mut("error")
+    {
+        error.enum_values = Some(codes.into_iter().map(serde_json::Value::from).collect());
+    }
+}
+
 /// The body of `/healthz` (`ok`) and `/readyz` (`ready`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({ "status": "ok" }))]
@@ -142,7 +158,8 @@ mod tests {
 
     #[tokio::test]
     async fn error_body_is_what_api_errors_send() {
-        let response = ApiError::bad_request("invalid_body", "the body must be a JSON object").into_response();
+        let response =
+            crate::ApiError::new(crate::error::Common::InvalidBody, "the body must be a JSON object").into_response();
         let bytes = to_bytes(response.into_body(), 1024).await.expect("a body");
         let body: ErrorBody = serde_json::from_slice(&bytes).expect("exactly the fields of ErrorBody");
         assert_eq!(body.error, "invalid_body");

@@ -144,7 +144,7 @@ fn validate(input: &PostInput) -> Result<()> {
 }
 
 fn invalid(message: String) -> ApiError {
-    ApiError::bad_request("invalid_post", message)
+    ApiError::new(crate::error::PostsError::InvalidPost, message)
 }
 
 #[cfg(test)]

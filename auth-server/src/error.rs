@@ -1,0 +1,48 @@
+//! The error codes only auth-server answers; [`service_kit::Common`] has those of both servers.
+
+use axum::http::StatusCode;
+use service_kit::error::{Answer, ErrorCode};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthError {
+    /// `400`: a username outside its rules.
+    InvalidUsername,
+    /// `400`: a password outside its rules.
+    InvalidPassword,
+    /// `401`: wrong username or password (one answer for both).
+    InvalidCredentials,
+    /// `403`: a refresh token that fails verification or whose session has ended.
+    InvalidGrant,
+    /// `403`: `POST /register` with `REGISTRATION=closed`.
+    RegistrationClosed,
+    /// `409`.
+    UsernameTaken,
+}
+
+impl ErrorCode for AuthError {
+    const ALL: &'static [Self] = &[
+        Self::InvalidUsername,
+        Self::InvalidPassword,
+        Self::InvalidCredentials,
+        Self::InvalidGrant,
+        Self::RegistrationClosed,
+        Self::UsernameTaken,
+    ];
+
+    fn answer(self) -> Answer {
+        let (status, code, challenge) = match self {
+            Self::InvalidUsername => (StatusCode::BAD_REQUEST, "invalid_username", None),
+            Self::InvalidPassword => (StatusCode::BAD_REQUEST, "invalid_password", None),
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", Some("invalid_request")),
+            Self::InvalidGrant => (StatusCode::FORBIDDEN, "invalid_grant", Some("invalid_token")),
+            // RFC 6750's `insufficient_scope`: adding users takes more than this request has.
+            Self::RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed", Some("insufficient_scope")),
+            Self::UsernameTaken => (StatusCode::CONFLICT, "username_taken", None),
+        };
+        Answer {
+            status,
+            code,
+            challenge,
+        }
+    }
+}

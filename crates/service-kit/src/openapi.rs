@@ -154,12 +154,11 @@ mod tests {
     use axum::response::IntoResponse;
 
     use super::*;
-    use crate::ApiError;
+    use crate::{ApiError, Common};
 
     #[tokio::test]
     async fn error_body_is_what_api_errors_send() {
-        let response =
-            crate::ApiError::new(crate::error::Common::InvalidBody, "the body must be a JSON object").into_response();
+        let response = ApiError::new(Common::InvalidBody, "the body must be a JSON object").into_response();
         let bytes = to_bytes(response.into_body(), 1024).await.expect("a body");
         let body: ErrorBody = serde_json::from_slice(&bytes).expect("exactly the fields of ErrorBody");
         assert_eq!(body.error, "invalid_body");

@@ -13,16 +13,16 @@ pub mod routes;
 pub mod sessions;
 pub mod store;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{Extension, Router};
 use jwt_tokens::{AccessTokens, RefreshTokens};
 use login_limit::UsernameLimit;
+use service_kit::cors::CorsArgs;
 use service_kit::rate_limit::{AddressSource, ClientKey, ForgetIdle, Limiter, forget_idle_every};
-use tokio::net::TcpListener;
+pub use service_kit::server::StartError;
+use service_kit::server::{Parts, Readiness, Server};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -132,31 +132,31 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::login::login))
         .routes(routes!(routes::token::token))
         .routes(routes!(routes::logout::logout))
-        .routes(routes!(routes::health::healthz))
-        .routes(routes!(routes::health::readyz))
+        .merge(service_kit::server::health_routes())
         .routes(routes!(routes::openapi::openapi_json))
 }
 
-/// The whole HTTP API, for `main` and the tests alike.
-pub fn app(state: AppState) -> Router {
-    app_serving_metrics(state, true)
+/// The whole HTTP API as [`Application`] serves it (with `GET /metrics`), CORS as `cors`
+/// allows.
+pub fn app(state: AppState, cors: &CorsArgs) -> Router {
+    let readiness = Arc::new(Ready(Arc::clone(&state.store)));
+    service_kit::server::app(routes(state), readiness, cors, true)
 }
 
-/// The HTTP API, with `GET /metrics` unless the metrics have a listener of their own.
-fn app_serving_metrics(state: AppState, metrics: bool) -> Router {
+fn routes(state: AppState) -> Router {
     let (routes, _) = api().split_for_parts();
-    let routes = routes.layer(Extension(state.addresses.clone())).with_state(state);
-    if metrics {
-        service_kit::middleware::stack(routes)
-    } else {
-        service_kit::middleware::stack_without_metrics(routes)
+    routes.layer(Extension(state.addresses.clone())).with_state(state)
+}
+
+/// `/readyz`: the user and session store answers.
+struct Ready(Arc<dyn AuthStore>);
+
+#[async_trait::async_trait]
+impl Readiness for Ready {
+    async fn ready(&self) -> Result<(), String> {
+        self.0.ping().await.map_err(|e| e.to_string())
     }
 }
-
-/// A start-up failure, as the one line the process prints.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StartError(String);
 
 /// Opens the storage a database URL names: SQLite or PostgreSQL; on SQLite, for a server (the
 /// file's only one) or for an operator command beside it.
@@ -174,22 +174,14 @@ pub async fn open_store(url: &str, database: &DatabaseArgs, access: Access) -> R
     }
 }
 
-/// A server that has checked its settings, opened its database and bound its port.
-pub struct Application {
-    listener: TcpListener,
-    local_addr: SocketAddr,
-    /// `GET /metrics` on a listener of its own (`METRICS_ADDR`), or on the API's port.
-    metrics_listener: Option<TcpListener>,
-    state: AppState,
-    purge_interval: Duration,
-    cors: service_kit::cors::CorsArgs,
-    http: service_kit::serve::HttpArgs,
-}
+/// Builds the auth server: settings checked, database opened, ports bound.
+pub struct Application;
 
 impl Application {
-    pub async fn build(mut config: Config) -> Result<Self, StartError> {
-        config.read_secret_files().map_err(StartError)?;
-        let checked = config.check().map_err(StartError)?;
+    /// Fails before the port opens if any setting is unusable.
+    pub async fn build(mut config: Config) -> Result<Server, StartError> {
+        config.read_secret_files()?;
+        let checked = config.check()?;
         metrics::register();
         let store = open_store(&config.database_url, &config.database, Access::Server).await?;
         let settings = config.tokens.settings();
@@ -200,67 +192,37 @@ impl Application {
         let state = AppState {
             access: Arc::new(AccessTokens::new(checked.access_keys, &settings)),
             refresh: Arc::new(RefreshTokens::new(checked.refresh_keys, &settings)),
-            store,
+            store: Arc::clone(&store),
             hasher: Arc::new(hasher),
             settings: Lifetimes {
                 access_ttl: config.access_token_ttl,
                 refresh_ttl: config.refresh_token_ttl,
                 reuse_grace: config.refresh_reuse_grace,
             },
-            limits,
+            limits: Arc::clone(&limits),
             addresses: AddressSource {
                 trusted_header: config.limits.trusted_proxy_header.clone(),
             },
             registration: config.registration,
             clock: config.clock,
         };
-        let listen_error = |e| StartError(format!("AUTH_ADDR: cannot listen on {} ({e})", config.addr));
-        let listener = TcpListener::bind(config.addr).await.map_err(listen_error)?;
-        let local_addr = listener.local_addr().map_err(listen_error)?;
-        let metrics_listener = config.metrics.bind().await.map_err(StartError)?;
-        Ok(Self {
-            listener,
-            local_addr,
-            metrics_listener,
-            state,
-            purge_interval: config.session_purge_interval,
+        let closing = Arc::clone(&store);
+        Server::bind(Parts {
+            name: "auth-server",
+            addr: config.addr,
+            addr_variable: "AUTH_ADDR",
+            routes: routes(state),
+            readiness: Arc::new(Ready(Arc::clone(&store))),
+            metrics: config.metrics,
             cors: config.cors,
             http: config.http,
+            background: vec![
+                Box::pin(purge_sessions(store, config.session_purge_interval)),
+                Box::pin(forget_idle_every(IDLE_LIMIT_SWEEP, limits.all())),
+            ],
+            on_stop: Box::pin(async move { closing.close().await }),
         })
-    }
-
-    /// The bound address (the real port when configured with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The address of the metrics listener, if `METRICS_ADDR` gave one.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
-    }
-
-    /// Serves until `shutdown` resolves (SIGTERM or Ctrl-C from `main`, a
-    /// channel in tests), purging ended sessions in the background; then lets
-    /// the requests in flight finish and closes the database.
-    pub async fn run_with_shutdown(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let store = Arc::clone(&self.state.store);
-        let purger = tokio::spawn(purge_sessions(Arc::clone(&store), self.purge_interval));
-        let forgetter = tokio::spawn(forget_idle_every(IDLE_LIMIT_SWEEP, self.state.limits.all()));
-        let (shutdown, metrics_shutdown) = service_kit::metrics::split_shutdown(shutdown);
-        let metrics = self
-            .metrics_listener
-            .map(|listener| tokio::spawn(service_kit::metrics::serve(listener, metrics_shutdown)));
-        let app = app_serving_metrics(self.state, metrics.is_none());
-        let router = service_kit::middleware::nosniff(service_kit::cors::apply(app, &self.cors));
-        let served = service_kit::serve::serve(self.listener, router, self.http, shutdown).await;
-        let metrics_served = match metrics {
-            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
-            None => Ok(()),
-        };
-        purger.abort();
-        forgetter.abort();
-        store.close().await;
-        served.and(metrics_served)
+        .await
     }
 }
 

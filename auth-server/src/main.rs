@@ -1,4 +1,5 @@
-//! Starts the auth server with settings from flags, the environment and `.env`.
+//! Starts the auth server with settings from flags, the environment and `.env`, or runs one
+//! operator command.
 
 use std::process::ExitCode;
 
@@ -11,30 +12,6 @@ async fn main() -> ExitCode {
     if let Some(operation) = config.operation.take() {
         return auth_server::operators::run(&config, operation).await;
     }
-    // Installed before the port is announced, so an early SIGTERM is graceful too.
-    let shutdown = service_kit::serve::shutdown_signal();
-    service_kit::telemetry::init_with(&config.log, config.log_format);
-    let app = match Application::build(config).await {
-        Ok(app) => app,
-        Err(err) => {
-            eprintln!("auth-server: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let addr = app.local_addr();
-    tracing::info!(%addr, "listening");
-    if let Some(metrics) = app.metrics_addr() {
-        tracing::info!(addr = %metrics, "metrics listening");
-    }
-    println!("auth-server listening on http://{addr}");
-    match app.run_with_shutdown(shutdown).await {
-        Ok(()) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("auth-server: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    let (log, format) = (config.log.clone(), config.log_format);
+    service_kit::server::main("auth-server", &log, format, Application::build(config)).await
 }

@@ -1,6 +1,5 @@
 //! One file per resource of the auth server's API.
 
-pub mod health;
 pub mod login;
 pub mod logout;
 pub mod openapi;

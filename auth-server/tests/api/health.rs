@@ -62,7 +62,7 @@ async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshToken
         clock: config.clock,
     };
     (
-        app(state),
+        app(state, &Default::default()),
         RefreshTokens::new(keys(REFRESH_SECRET), &default_settings()),
     )
 }

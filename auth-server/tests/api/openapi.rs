@@ -31,21 +31,24 @@ async fn router() -> axum::Router {
     .await
     .expect("open the store");
     let keys = |secret: &str| KeySet::single(&Secret::new(secret)).expect("a valid secret");
-    app(AppState {
-        access: Arc::new(AccessTokens::new(keys(ACCESS_SECRET), &default_settings())),
-        refresh: Arc::new(RefreshTokens::new(keys(REFRESH_SECRET), &default_settings())),
-        store,
-        hasher: Arc::new(Hasher::new().await.expect("a hasher")),
-        settings: Lifetimes {
-            access_ttl: Duration::from_secs(900),
-            refresh_ttl: Duration::from_secs(3600),
-            reuse_grace: Duration::from_secs(10),
+    app(
+        AppState {
+            access: Arc::new(AccessTokens::new(keys(ACCESS_SECRET), &default_settings())),
+            refresh: Arc::new(RefreshTokens::new(keys(REFRESH_SECRET), &default_settings())),
+            store,
+            hasher: Arc::new(Hasher::new().await.expect("a hasher")),
+            settings: Lifetimes {
+                access_ttl: Duration::from_secs(900),
+                refresh_ttl: Duration::from_secs(3600),
+                reuse_grace: Duration::from_secs(10),
+            },
+            limits: Arc::new(Limits::from_config(&config)),
+            addresses: AddressSource::default(),
+            registration: config.registration,
+            clock: config.clock,
         },
-        limits: Arc::new(Limits::from_config(&config)),
-        addresses: AddressSource::default(),
-        registration: config.registration,
-        clock: config.clock,
-    })
+        &Default::default(),
+    )
 }
 
 #[tokio::test]

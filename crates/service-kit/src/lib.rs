@@ -12,6 +12,7 @@ pub mod postgres;
 pub mod rate_limit;
 pub mod request_id;
 pub mod serve;
+pub mod server;
 pub mod sqlite;
 pub mod telemetry;
 

@@ -1,5 +1,4 @@
 //! The HTTP routes, one resource per file.
 
-pub mod health;
 pub mod openapi;
 pub mod posts;

@@ -36,7 +36,7 @@ async fn database_gone_is_503() {
     let base = format!("http://{}", listener.local_addr().expect("local addr"));
     tokio::spawn(service_kit::serve::serve(
         listener,
-        app(state),
+        app(state, &Default::default()),
         service_kit::serve::HttpArgs::default(),
         std::future::pending::<()>(),
     ));

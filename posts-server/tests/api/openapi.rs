@@ -22,7 +22,7 @@ async fn router() -> axum::Router {
     let store = posts_server::store::connect(&data.database_url(), &DatabaseArgs::default(), 1 << 20)
         .await
         .expect("open the store");
-    app(AppState::new(Arc::new(tokens()), store))
+    app(AppState::new(Arc::new(tokens()), store), &Default::default())
 }
 
 #[tokio::test]

@@ -3,6 +3,11 @@
 //! Only a single path segment of letters, digits, `.`, `_` and `-` that does not start with a
 //! dot names a file (`/` is `index.html`), so no request can climb out of the folder, reach a
 //! sub-folder (the browser test's `node_modules`), or read a hidden file.
+//!
+//! Not tower-http's `ServeDir`: it serves every file below its folder, sub-folders and hidden
+//! files included (`frontend/tests/node_modules` would be served), and it is a feature of
+//! tower-http (`fs`, with its own dependencies) that nothing else in the workspace needs, for
+//! a development convenience of three files.
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -272,20 +272,22 @@ impl LoginAttempts for PostgresStore {
         let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
         let (interval, tolerance) = (micros(rate.emission_interval()), micros(rate.tolerance()));
         let mut tx = self.pool.begin().await?;
+        // `clock_timestamp()`, not `now()`: `now()` is when the transaction began, and an
+        // attempt that waited for another's row lock would be judged at a time before the
+        // other's, refused with room left in the bucket and told to come back in a second.
         let taken = sqlx::query(
             "INSERT INTO login_attempts AS bucket (username_key, tat) \
-             VALUES ($1, now() + $2 * interval '1 microsecond') \
+             VALUES ($1, clock_timestamp() + $2 * interval '1 microsecond') \
              ON CONFLICT (username_key) DO UPDATE \
-             SET tat = greatest(bucket.tat, now()) + $2 * interval '1 microsecond' \
-             WHERE bucket.tat - $3 * interval '1 microsecond' <= now()",
+             SET tat = greatest(bucket.tat, clock_timestamp()) + $2 * interval '1 microsecond' \
+             WHERE bucket.tat - $3 * interval '1 microsecond' <= clock_timestamp()",
         )
         .bind(username_key)
         .bind(interval)
         .bind(tolerance)
         .execute(&mut *tx)
         .await?;
-        // The wait is counted from now, after the lock: `now()` is when this transaction
-        // began, which may be before an attempt that took the lock first.
+        // The wait is counted from now, after the lock.
         let attempt = if taken.rows_affected() > 0 {
             Attempt::Allowed
         } else {

@@ -8,8 +8,8 @@ use clap::Parser;
 use jwt_tokens::config::{TokenArgs, keys_from, secret_from_file, secrets_from_file};
 use jwt_tokens::{KeySet, Secret};
 use service_kit::duration::parse_duration;
-use service_kit::postgres::DatabaseArgs;
-use service_kit::rate_limit::{Rate, RateLimitArgs};
+use service_kit::rate_limit::Rate;
+use service_kit::server::ServerArgs;
 
 #[derive(Parser, Debug, Clone)]
 #[command(
@@ -22,9 +22,10 @@ pub struct Config {
     #[arg(long, env = "AUTH_ADDR", default_value = "127.0.0.1:4000")]
     pub addr: SocketAddr,
 
-    /// Where `GET /metrics` is served (`METRICS_ADDR`).
+    /// What both servers set alike: metrics, the PostgreSQL pool, connections, rate limits,
+    /// CORS and logs.
     #[command(flatten)]
-    pub metrics: service_kit::metrics::MetricsArgs,
+    pub server: ServerArgs,
 
     /// `sqlite://path` (embedded, created if missing) or
     /// `postgres://user:password@host:port/database` (the database must exist; its tables are created).
@@ -35,14 +36,6 @@ pub struct Config {
         global = true
     )]
     pub database_url: String,
-
-    /// PostgreSQL pool settings.
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-
-    /// Time limits on slow and silent clients, and the connection cap.
-    #[command(flatten)]
-    pub http: service_kit::serve::HttpArgs,
 
     #[command(flatten)]
     pub tokens: TokenArgs,
@@ -94,13 +87,6 @@ pub struct Config {
     #[arg(long, env = "SESSION_PURGE_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub session_purge_interval: Duration,
 
-    #[command(flatten)]
-    pub limits: RateLimitArgs,
-
-    /// Origins allowed to call from a browser (`CORS_ALLOWED_ORIGINS`).
-    #[command(flatten)]
-    pub cors: service_kit::cors::CorsArgs,
-
     /// `POST /login` attempts per username (`N/PERIOD`: a burst of N, refilled over PERIOD).
     #[arg(long, env = "LOGIN_RATE_PER_USERNAME", default_value = "5/1m")]
     pub login_rate_per_username: Rate,
@@ -116,14 +102,6 @@ pub struct Config {
     /// `POST /token` requests per client address.
     #[arg(long, env = "TOKEN_RATE_PER_ADDRESS", default_value = "60/1m")]
     pub token_rate_per_address: Rate,
-
-    /// Log filter (`info`, `debug`, `auth_server=debug,info`, …).
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
-    pub log: String,
-
-    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
-    pub log_format: service_kit::telemetry::LogFormat,
 
     /// `closed`: `POST /register` answers `403 registration_closed`, and only
     /// operators add users (`auth-server user add`).

@@ -53,7 +53,7 @@ pub struct Limits {
 impl Limits {
     /// Every limit in this process's memory.
     pub fn from_config(config: &Config) -> Self {
-        let on = config.limits.enabled();
+        let on = config.server.limits.enabled();
         Self {
             login_per_username: UsernameLimit::local(config.login_rate_per_username, on),
             login_per_address: Limiter::new(
@@ -79,7 +79,7 @@ impl Limits {
     /// address stay per instance.
     pub fn for_store(config: &Config, store: &dyn AuthStore) -> Self {
         let mut limits = Self::from_config(config);
-        if config.limits.enabled()
+        if config.server.limits.enabled()
             && let Some(attempts) = store.login_attempts()
         {
             limits.login_per_username = UsernameLimit::Shared {
@@ -183,7 +183,7 @@ impl Application {
         config.read_secret_files()?;
         let checked = config.check()?;
         metrics::register();
-        let store = open_store(&config.database_url, &config.database, Access::Server).await?;
+        let store = open_store(&config.database_url, &config.server.database, Access::Server).await?;
         let settings = config.tokens.settings();
         let hasher = Hasher::new()
             .await
@@ -201,7 +201,7 @@ impl Application {
             },
             limits: Arc::clone(&limits),
             addresses: AddressSource {
-                trusted_header: config.limits.trusted_proxy_header.clone(),
+                trusted_header: config.server.limits.trusted_proxy_header.clone(),
             },
             registration: config.registration,
             clock: config.clock,
@@ -213,9 +213,7 @@ impl Application {
             addr_variable: "AUTH_ADDR",
             routes: routes(state),
             readiness: Arc::new(Ready(Arc::clone(&store))),
-            metrics: config.metrics,
-            cors: config.cors,
-            http: config.http,
+            settings: config.server,
             background: vec![
                 Box::pin(purge_sessions(store, config.session_purge_interval)),
                 Box::pin(forget_idle_every(IDLE_LIMIT_SWEEP, limits.all())),

@@ -12,6 +12,6 @@ async fn main() -> ExitCode {
     if let Some(operation) = config.operation.take() {
         return auth_server::operators::run(&config, operation).await;
     }
-    let (log, format) = (config.log.clone(), config.log_format);
-    service_kit::server::main("auth-server", &log, format, Application::build(config)).await
+    let settings = config.server.clone();
+    service_kit::server::main("auth-server", &settings, Application::build(config)).await
 }

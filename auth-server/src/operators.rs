@@ -57,7 +57,7 @@ impl From<StoreError> for Failure {
 pub async fn run(config: &Config, operation: Operation) -> ExitCode {
     let outcome = match open_store(
         &config.database_url,
-        &config.database,
+        &config.server.database,
         service_kit::sqlite::Access::Shared,
     )
     .await

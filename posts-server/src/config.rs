@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use jwt_tokens::config::TokenArgs;
-use service_kit::postgres::DatabaseArgs;
-use service_kit::rate_limit::{Rate, RateLimitArgs};
+use service_kit::rate_limit::Rate;
+use service_kit::server::ServerArgs;
 
 /// Serves each user's posts to holders of an access token from the auth server.
 #[derive(Parser, Debug, Clone)]
@@ -15,33 +15,19 @@ pub struct Config {
     #[arg(long, env = "POSTS_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Where `GET /metrics` is served (`METRICS_ADDR`).
+    /// What both servers set alike: metrics, the PostgreSQL pool, connections, rate limits,
+    /// CORS and logs.
     #[command(flatten)]
-    pub metrics: service_kit::metrics::MetricsArgs,
+    pub server: ServerArgs,
 
     /// Where posts are kept: `sqlite://path/to/posts.db` (created if missing) or
     /// `postgres://user:password@host:port/database` (the database must exist; its tables are created).
     #[arg(long, env = "POSTS_DATABASE_URL", default_value = "sqlite://data/posts.db")]
     pub database_url: String,
 
-    /// PostgreSQL pool settings.
-    #[command(flatten)]
-    pub database: DatabaseArgs,
-
-    /// Time limits on slow and silent clients, and the connection cap.
-    #[command(flatten)]
-    pub http: service_kit::serve::HttpArgs,
-
     /// How access tokens are verified (the posts server never sees the refresh secret).
     #[command(flatten)]
     pub tokens: TokenArgs,
-
-    #[command(flatten)]
-    pub limits: RateLimitArgs,
-
-    /// Origins allowed to call from a browser (`CORS_ALLOWED_ORIGINS`).
-    #[command(flatten)]
-    pub cors: service_kit::cors::CorsArgs,
 
     /// Memory for keeping each user's list of posts between their writes, in MiB
     /// (SQLite only; 0 turns it off).
@@ -51,12 +37,4 @@ pub struct Config {
     /// `POST /posts` per user (`N/PERIOD`: a burst of N, refilled over PERIOD).
     #[arg(long, env = "POST_RATE_PER_USER", default_value = "30/1m")]
     pub post_rate_per_user: Rate,
-
-    /// Log filter, e.g. `info` or `posts_server=debug,info`.
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
-    pub log: String,
-
-    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
-    pub log_format: service_kit::telemetry::LogFormat,
 }

@@ -122,10 +122,14 @@ impl Application {
         let keys = config.tokens.access_keys()?;
         let tokens = Arc::new(AccessTokens::new(keys, &config.tokens.settings()));
         let cache_bytes = config.posts_cache_mib.saturating_mul(1 << 20);
-        let store = store::connect(&config.database_url, &config.database, cache_bytes)
+        let store = store::connect(&config.database_url, &config.server.database, cache_bytes)
             .await
             .map_err(|e| StartError(format!("POSTS_DATABASE_URL: {e}")))?;
-        let post_limit = PostLimit::new(config.post_rate_per_user, config.limits.enabled(), "too many posts");
+        let post_limit = PostLimit::new(
+            config.post_rate_per_user,
+            config.server.limits.enabled(),
+            "too many posts",
+        );
         let state = AppState::with_limit(tokens, Arc::clone(&store), post_limit);
         let limits = vec![Arc::clone(&state.post_limit) as _];
         let closing = Arc::clone(&store);
@@ -135,9 +139,7 @@ impl Application {
             addr_variable: "POSTS_ADDR",
             routes: routes(state),
             readiness: Arc::new(Ready(store)),
-            metrics: config.metrics,
-            cors: config.cors,
-            http: config.http,
+            settings: config.server,
             background: vec![Box::pin(forget_idle_every(IDLE_LIMIT_SWEEP, limits))],
             on_stop: Box::pin(async move { closing.close().await }),
         })

@@ -8,6 +8,6 @@ use posts_server::{Application, Config};
 #[tokio::main]
 async fn main() -> ExitCode {
     let config: Config = service_kit::cli::parse_or_exit("posts-server");
-    let (log, format) = (config.log.clone(), config.log_format);
-    service_kit::server::main("posts-server", &log, format, Application::build(config)).await
+    let settings = config.server.clone();
+    service_kit::server::main("posts-server", &settings, Application::build(config)).await
 }

@@ -10,7 +10,7 @@ use crate::helpers::{ACCESS_SECRET, REFRESH_SECRET, TestApp, spawn_app, spawn_ap
 
 async fn spawn_allowing(origins: &str) -> TestApp {
     spawn_app_with(|config| {
-        config.cors.cors_allowed_origins = origins.parse().expect("valid origins");
+        config.server.cors.cors_allowed_origins = origins.parse().expect("valid origins");
     })
     .await
 }

@@ -29,7 +29,7 @@ fn assert_not_stored(response: &Response, what: &str) {
 
 async fn spawn_allowing_the_frontend() -> TestApp {
     spawn_app_with(|config| {
-        config.cors.cors_allowed_origins = FRONTEND.parse().expect("a valid origin");
+        config.server.cors.cors_allowed_origins = FRONTEND.parse().expect("a valid origin");
     })
     .await
 }

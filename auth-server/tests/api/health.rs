@@ -39,7 +39,7 @@ async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshToken
     let config = config(&data.database_url());
     let store = open_store(
         &config.database_url,
-        &config.database,
+        &config.server.database,
         service_kit::sqlite::Access::Server,
     )
     .await

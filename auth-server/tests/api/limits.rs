@@ -13,7 +13,7 @@ use crate::helpers::{PASSWORD, TestApp, assert_error, spawn_app_with};
 /// Rate limits on, with the given changes to the defaults.
 fn limited(adjust: impl FnOnce(&mut Config)) -> impl FnOnce(&mut Config) {
     move |config| {
-        config.limits.rate_limits = Switch::On;
+        config.server.limits.rate_limits = Switch::On;
         adjust(config);
     }
 }
@@ -60,7 +60,7 @@ async fn behind_proxy(header: &'static str, rate_per_address: &'static str) -> T
     spawn_app_with(limited(move |c| {
         c.login_rate_per_address = rate(rate_per_address);
         c.login_rate_per_username = rate("1000/1m");
-        c.limits.trusted_proxy_header = Some(header.parse().expect("a header name"));
+        c.server.limits.trusted_proxy_header = Some(header.parse().expect("a header name"));
     }))
     .await
 }
@@ -139,7 +139,7 @@ async fn a_forwarded_for_header_is_ignored_unless_configured() {
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
     let app = spawn_app_with(limited(|c| {
         c.login_rate_per_address = rate("2/1h");
-        c.limits.trusted_proxy_header = Some("x-forwarded-for".parse().expect("a header name"));
+        c.server.limits.trusted_proxy_header = Some("x-forwarded-for".parse().expect("a header name"));
     }))
     .await;
     // The proxy appends the address it saw; the last entry is the one to trust.
@@ -224,7 +224,7 @@ async fn behind_a_proxy_the_forwarded_header_of_rfc_7239_is_read() {
 #[tokio::test]
 async fn rate_limits_off_lets_everything_through() {
     let app = spawn_app_with(|c| {
-        c.limits.rate_limits = Switch::Off;
+        c.server.limits.rate_limits = Switch::Off;
         c.login_rate_per_username = rate("1/1h");
         c.login_rate_per_address = rate("1/1h");
     })

@@ -128,7 +128,7 @@ async fn a_spent_token_within_the_grace_period_is_counted_as_grace() {
 #[tokio::test]
 async fn a_rate_limited_login_is_counted() {
     let app = spawn_app_with(|c| {
-        c.limits.rate_limits = Switch::On;
+        c.server.limits.rate_limits = Switch::On;
         c.login_rate_per_username = "1/1h".parse().expect("a rate");
     })
     .await;

@@ -25,7 +25,7 @@ async fn router() -> axum::Router {
     let config = config(&data.database_url());
     let store = open_store(
         &config.database_url,
-        &config.database,
+        &config.server.database,
         service_kit::sqlite::Access::Server,
     )
     .await

@@ -60,7 +60,7 @@ async fn an_unreachable_database_is_503_until_it_is_back() {
     let through_proxy = proxy.url().to_owned();
     let app = spawn_app_on(std::sync::Arc::clone(&data), |config| {
         config.database_url = through_proxy;
-        config.database.database_acquire_timeout = Duration::from_secs(1);
+        config.server.database.database_acquire_timeout = Duration::from_secs(1);
     })
     .await;
     let (_, session) = app.user_with_session("alice").await;

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::{Extension, Json, Router};
+use clap::Args;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,6 +21,8 @@ use utoipa_axum::routes;
 
 use crate::cors::CorsArgs;
 use crate::metrics::MetricsArgs;
+use crate::postgres::DatabaseArgs;
+use crate::rate_limit::RateLimitArgs;
 use crate::serve::HttpArgs;
 use crate::telemetry::LogFormat;
 use crate::{ApiError, Result};
@@ -34,6 +37,39 @@ impl From<String> for StartError {
     fn from(line: String) -> Self {
         Self(line)
     }
+}
+
+/// The settings both servers take alike, under the same names: `METRICS_ADDR`, the
+/// PostgreSQL pool, the HTTP connection limits, the rate limits' switch and proxy header,
+/// `CORS_ALLOWED_ORIGINS`, and the logs.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Where `GET /metrics` is served (`METRICS_ADDR`).
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+
+    /// PostgreSQL pool settings.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Time limits on slow and silent clients, and the connection cap.
+    #[command(flatten)]
+    pub http: HttpArgs,
+
+    #[command(flatten)]
+    pub limits: RateLimitArgs,
+
+    /// Origins allowed to call from a browser (`CORS_ALLOWED_ORIGINS`).
+    #[command(flatten)]
+    pub cors: CorsArgs,
+
+    /// Log filter (`info`, `debug`, `auth_server=debug,info`, …).
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 /// Whether what a server depends on (its database) answers: `GET /readyz`.
@@ -57,9 +93,8 @@ pub struct Parts {
     /// The API's routes with their state, without middleware.
     pub routes: Router,
     pub readiness: Arc<dyn Readiness>,
-    pub metrics: MetricsArgs,
-    pub cors: CorsArgs,
-    pub http: HttpArgs,
+    /// The common settings (the metrics listener, CORS and the connection limits are used).
+    pub settings: ServerArgs,
     /// Started when the server starts serving, stopped when it stops.
     pub background: Vec<Background>,
     /// Run once the requests in flight are done (closing the database).
@@ -101,12 +136,13 @@ impl Server {
             addr_variable,
             routes,
             readiness,
-            metrics,
-            cors,
-            http,
+            settings,
             background,
             on_stop,
         } = parts;
+        let ServerArgs {
+            metrics, cors, http, ..
+        } = settings;
         let listen_error = |e| StartError(format!("{addr_variable}: cannot listen on {addr} ({e})"));
         let listener = TcpListener::bind(addr).await.map_err(listen_error)?;
         let local_addr = listener.local_addr().map_err(listen_error)?;
@@ -164,13 +200,13 @@ impl Server {
 /// A server's `main`: installs the stop signal, starts the logs, builds the server with
 /// `build`, announces its address and serves until SIGTERM or Ctrl-C. A start error is one
 /// line, `<name>: <line>`, and status 1.
-pub async fn main<F>(name: &'static str, log: &str, log_format: LogFormat, build: F) -> ExitCode
+pub async fn main<F>(name: &'static str, settings: &ServerArgs, build: F) -> ExitCode
 where
     F: Future<Output = std::result::Result<Server, StartError>>,
 {
     // Installed before the port is announced, so an early SIGTERM is graceful too.
     let shutdown = crate::serve::shutdown_signal();
-    crate::telemetry::init_with(log, log_format);
+    crate::telemetry::init_with(&settings.log, settings.log_format);
     let server = match build.await {
         Ok(server) => server,
         Err(err) => {

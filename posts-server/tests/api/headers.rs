@@ -23,7 +23,7 @@ fn assert_nosniff(response: &Response, what: &str) {
 #[tokio::test]
 async fn every_answer_says_nosniff() {
     let app = spawn_app_with(|config| {
-        config.cors.cors_allowed_origins = FRONTEND.parse().expect("a valid origin");
+        config.server.cors.cors_allowed_origins = FRONTEND.parse().expect("a valid origin");
     })
     .await;
     let token = token_for("user-1", "ann");

@@ -12,6 +12,7 @@ use reqwest::Response;
 use serde_json::Value;
 use service_kit::postgres::DatabaseArgs;
 use service_kit::rate_limit::{RateLimitArgs, Switch};
+use service_kit::server::ServerArgs;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -33,10 +34,19 @@ pub async fn test_data() -> TestData {
 pub fn config(database_url: String) -> Config {
     Config {
         addr: "127.0.0.1:0".parse().expect("a socket address"),
-        metrics: service_kit::metrics::MetricsArgs::default(),
+        server: ServerArgs {
+            metrics: service_kit::metrics::MetricsArgs::default(),
+            database: DatabaseArgs::default(),
+            http: service_kit::serve::HttpArgs::default(),
+            limits: RateLimitArgs {
+                rate_limits: Switch::Off,
+                trusted_proxy_header: None,
+            },
+            cors: service_kit::cors::CorsArgs::default(),
+            log: "info".into(),
+            log_format: service_kit::telemetry::LogFormat::Text,
+        },
         database_url,
-        database: DatabaseArgs::default(),
-        http: service_kit::serve::HttpArgs::default(),
         tokens: TokenArgs {
             access_token_secret: Some(Secret::new(ACCESS_SECRET)),
             access_token_secret_file: None,
@@ -46,15 +56,8 @@ pub fn config(database_url: String) -> Config {
             jwt_audience: AUDIENCE.into(),
             jwt_leeway: LEEWAY,
         },
-        limits: RateLimitArgs {
-            rate_limits: Switch::Off,
-            trusted_proxy_header: None,
-        },
-        cors: service_kit::cors::CorsArgs::default(),
         post_rate_per_user: "30/1m".parse().expect("a rate"),
         posts_cache_mib: 16,
-        log: "info".into(),
-        log_format: service_kit::telemetry::LogFormat::Text,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::helpers::{assert_error, spawn_app_with, token_for};
 #[tokio::test]
 async fn creating_posts_is_limited_per_user() {
     let app = spawn_app_with(|config| {
-        config.limits.rate_limits = Switch::On;
+        config.server.limits.rate_limits = Switch::On;
         config.post_rate_per_user = "2/1h".parse().expect("a rate");
     })
     .await;
@@ -39,7 +39,7 @@ async fn creating_posts_is_limited_per_user() {
 #[tokio::test]
 async fn with_rate_limits_off_nothing_is_limited() {
     let app = spawn_app_with(|config| {
-        config.limits.rate_limits = Switch::Off;
+        config.server.limits.rate_limits = Switch::Off;
         config.post_rate_per_user = "1/1h".parse().expect("a rate");
     })
     .await;

@@ -120,7 +120,7 @@ async fn an_unreachable_database_is_503_until_it_is_back() {
     let app = spawn_app_configured(Arc::clone(&data), |config| {
         config.database_url = through_proxy;
         // A request waits this long for a connection before it is answered 503.
-        config.database.database_acquire_timeout = Duration::from_secs(1);
+        config.server.database.database_acquire_timeout = Duration::from_secs(1);
     })
     .await;
     let token = token_for("user-1", "ann");

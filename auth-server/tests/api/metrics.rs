@@ -24,6 +24,21 @@ fn login_outcome(outcome: &str) -> [(&'static str, &str); 1] {
     [("outcome", outcome)]
 }
 
+/// Every auth series, as (metric, label, each value of the label), exposed from the start.
+const AUTH_SERIES: [(&str, &str, &[&str]); 3] = [
+    ("auth_logins_total", "outcome", &["succeeded", "failed", "rate_limited"]),
+    (
+        "auth_refreshes_total",
+        "outcome",
+        &["rotated", "grace", "reuse_detected"],
+    ),
+    (
+        "auth_sessions_revoked_total",
+        "reason",
+        &["logout", "global_logout", "reuse"],
+    ),
+];
+
 #[tokio::test]
 async fn metrics_answers_200_text_plain_in_the_prometheus_format() {
     let app = spawn_app().await;
@@ -39,23 +54,7 @@ async fn metrics_answers_200_text_plain_in_the_prometheus_format() {
         assert!(text.contains(kind), "{kind}:\n{text}");
     }
     // Every auth series is there from the start, at 0 or more.
-    for (name, label, values) in [
-        (
-            "auth_logins_total",
-            "outcome",
-            &["succeeded", "failed", "rate_limited"][..],
-        ),
-        (
-            "auth_refreshes_total",
-            "outcome",
-            &["rotated", "grace", "reuse_detected"],
-        ),
-        (
-            "auth_sessions_revoked_total",
-            "reason",
-            &["logout", "global_logout", "reuse"],
-        ),
-    ] {
+    for (name, label, values) in AUTH_SERIES {
         for value in values {
             let series = format!(r#"{name}{{{label}="{value}"}} "#);
             assert!(text.contains(&series), "{series}:\n{text}");
@@ -172,23 +171,7 @@ async fn every_auth_series_starts_at_zero_in_a_fresh_process() {
     let server = start(&mut configured_on(&data)).await;
     let text = scrape_process(&server).await;
     server.terminate().await;
-    for (name, label, values) in [
-        (
-            "auth_logins_total",
-            "outcome",
-            &["succeeded", "failed", "rate_limited"][..],
-        ),
-        (
-            "auth_refreshes_total",
-            "outcome",
-            &["rotated", "grace", "reuse_detected"],
-        ),
-        (
-            "auth_sessions_revoked_total",
-            "reason",
-            &["logout", "global_logout", "reuse"],
-        ),
-    ] {
+    for (name, label, values) in AUTH_SERIES {
         for value in values {
             let series = format!(r#"{name}{{{label}="{value}"}} 0"#);
             assert!(text.lines().any(|line| line == series), "{series}:\n{text}");

@@ -317,54 +317,22 @@ async fn json_logs_are_one_object_per_line_with_the_request_span_and_its_id() {
     observe::assert_json_logs(&output, "auth-server", &id, "POST", "/login", 401);
 }
 
-/// A port that was free a moment ago, for a setting that cannot take port 0.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("its address").port()
-}
-
 #[tokio::test]
 async fn with_metrics_addr_metrics_move_to_a_listener_of_their_own() {
     let data = test_data().await;
-    let metrics_addr = format!("127.0.0.1:{}", free_port());
-    let mut command = configured_on(&data);
-    command.env("METRICS_ADDR", &metrics_addr);
-    let server = start(&mut command).await;
-    let client = reqwest::Client::new();
-
-    let on_api = client.get(server.url("/metrics")).send().await.expect("GET /metrics");
-    let body = crate::helpers::assert_error(on_api, 404, "not_found").await;
-    assert!(!body.to_string().contains("auth_logins_total"), "{body}");
-    let on_own = client
-        .get(format!("http://{metrics_addr}/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics on METRICS_ADDR");
-    let text = prometheus::assert_exposition(on_own).await;
-    assert!(text.contains("# TYPE auth_logins_total counter"), "{text}");
-    let elsewhere = client
-        .get(format!("http://{metrics_addr}/login"))
-        .send()
-        .await
-        .expect("GET /login on METRICS_ADDR");
-    crate::helpers::assert_error(elsewhere, 404, "not_found").await;
-
-    let Exit { status, output } = server.terminate().await;
-    assert_eq!(status.code(), Some(0), "both listeners stop on SIGTERM: {output}");
+    prometheus::assert_metrics_on_their_own_listener(
+        &crate::binary::AUTH_SERVER,
+        || configured_on(&data),
+        "auth_logins_total",
+        "/login",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_bad_or_taken_metrics_addr_refuses_the_start_naming_it() {
     let data = test_data().await;
-    // Held until the end of the test, so that its port stays taken.
-    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
-    let taken = held.local_addr().expect("its address").to_string();
-    for value in ["not-an-address", taken.as_str()] {
-        let mut command = configured_on(&data);
-        command.env("METRICS_ADDR", value);
-        let refusal = crate::binary::AUTH_SERVER.refused_start(&mut command).await;
-        refusal.assert_one_line_naming("METRICS_ADDR");
-    }
+    prometheus::assert_bad_or_taken_metrics_addr_refused(&crate::binary::AUTH_SERVER, || configured_on(&data)).await;
 }
 
 async fn logout_process(server: &ServerProcess, body: &Value) -> u16 {

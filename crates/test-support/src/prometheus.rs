@@ -152,6 +152,71 @@ pub fn assert_unmatched_counted(before: &str, after: &str, unknown: &str) {
     assert!(!after.contains(unknown), "the raw path is a label:\n{after}");
 }
 
+/// With `METRICS_ADDR` set to a free port, `binary` serves `/metrics` there alone: its API
+/// port answers `404 not_found` for `/metrics` (without the metric `series`), the metrics
+/// port answers the exposition (with `series`) and `404` for `api_route`, and SIGTERM stops
+/// both listeners. `command` makes a configured start of the server.
+pub async fn assert_metrics_on_their_own_listener(
+    binary: &crate::ServerBinary,
+    command: impl Fn() -> tokio::process::Command,
+    series: &str,
+    api_route: &str,
+) {
+    let metrics_addr = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        free.local_addr().expect("its address").to_string()
+    };
+    let mut start = command();
+    start.env("METRICS_ADDR", &metrics_addr);
+    let server = binary.start(&mut start).await;
+    let client = reqwest::Client::new();
+    let not_found = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 404);
+        let body: serde_json::Value = response.json().await.expect("a JSON error");
+        assert_eq!(body["error"], "not_found", "{body}");
+        body
+    };
+
+    let on_api = client.get(server.url("/metrics")).send().await.expect("GET /metrics");
+    let body = not_found(on_api).await;
+    assert!(!body.to_string().contains(series), "{body}");
+    let on_own = client
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics on METRICS_ADDR");
+    let text = assert_exposition(on_own).await;
+    assert!(text.contains(&format!("# TYPE {series} counter")), "{text}");
+    let elsewhere = client
+        .get(format!("http://{metrics_addr}{api_route}"))
+        .send()
+        .await
+        .expect("an API route on METRICS_ADDR");
+    not_found(elsewhere).await;
+
+    let crate::Exit { status, output } = server.terminate().await;
+    assert_eq!(status.code(), Some(0), "both listeners stop on SIGTERM: {output}");
+}
+
+/// A `METRICS_ADDR` that is no address, or whose port is taken, refuses the start of `binary`
+/// with one line naming it.
+pub async fn assert_bad_or_taken_metrics_addr_refused(
+    binary: &crate::ServerBinary,
+    command: impl Fn() -> tokio::process::Command,
+) {
+    // Held until the end, so that its port stays taken.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let taken = held.local_addr().expect("its address").to_string();
+    for value in ["not-an-address", taken.as_str()] {
+        let mut start = command();
+        start.env("METRICS_ADDR", value);
+        binary
+            .refused_start(&mut start)
+            .await
+            .assert_one_line_naming("METRICS_ADDR");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,17 +109,9 @@ pub fn secret_from_file(
     file: Option<PathBuf>,
     variables: (&str, &str),
 ) -> Result<(), String> {
-    let Some(file) = file else {
-        return Ok(());
-    };
-    let (variable, file_variable) = variables;
-    if secret.is_some() {
-        return Err(format!(
-            "{variable} and {file_variable} are both set; give the secret one way only"
-        ));
+    if let Some(text) = read_given_file(file, secret.is_some(), variables, "secret")? {
+        *secret = Some(Secret::new(text));
     }
-    let text = read_secret_file(&file, file_variable)?;
-    *secret = Some(Secret::new(text));
     Ok(())
 }
 
@@ -129,16 +121,9 @@ pub fn secrets_from_file(
     file: Option<PathBuf>,
     variables: (&str, &str),
 ) -> Result<(), String> {
-    let Some(file) = file else {
+    let Some(text) = read_given_file(file, !secrets.is_empty(), variables, "secrets")? else {
         return Ok(());
     };
-    let (variable, file_variable) = variables;
-    if !secrets.is_empty() {
-        return Err(format!(
-            "{variable} and {file_variable} are both set; give the secrets one way only"
-        ));
-    }
-    let text = read_secret_file(&file, file_variable)?;
     *secrets = text
         .split([',', '\n'])
         .map(|line| line.strip_suffix('\r').unwrap_or(line))
@@ -146,6 +131,26 @@ pub fn secrets_from_file(
         .map(Secret::new)
         .collect();
     Ok(())
+}
+
+/// The text of `file`, if one is given, for a setting that may be given either way; `set`
+/// says whether the setting itself was given too, which is refused, naming both `variables`.
+fn read_given_file(
+    file: Option<PathBuf>,
+    set: bool,
+    variables: (&str, &str),
+    what: &str,
+) -> Result<Option<String>, String> {
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let (variable, file_variable) = variables;
+    if set {
+        return Err(format!(
+            "{variable} and {file_variable} are both set; give the {what} one way only"
+        ));
+    }
+    read_secret_file(&file, file_variable).map(Some)
 }
 
 /// The text of a secret file without its one trailing line ending. The error names the

@@ -27,9 +27,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use config::Config;
+use database::postgres::{DatabaseArgs, is_postgres_url};
+use database::sqlite::Access;
 use password::Hasher;
-use service_kit::postgres::{DatabaseArgs, is_postgres_url};
-use service_kit::sqlite::Access;
 use store::{AuthStore, PostgresStore, SqliteStore};
 
 /// Lifetimes the handlers need.

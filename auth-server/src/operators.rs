@@ -58,7 +58,7 @@ pub async fn run(config: &Config, operation: Operation) -> ExitCode {
     let outcome = match open_store(
         &config.database_url,
         &config.server.database,
-        service_kit::sqlite::Access::Shared,
+        database::sqlite::Access::Shared,
     )
     .await
     {

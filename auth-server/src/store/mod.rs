@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use database::DbError;
 use service_kit::ApiError;
-use service_kit::db::DbError;
 use service_kit::rate_limit::Rate;
 
 pub use postgres::PostgresStore;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use service_kit::postgres::DatabaseArgs;
+use database::postgres::DatabaseArgs;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
@@ -45,7 +45,7 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects (waiting for a database that is still starting) and migrates the database at `url`.
     pub async fn open(url: &str, args: &DatabaseArgs) -> Result<Self, String> {
-        let pool = service_kit::postgres::open(url, &MIGRATOR, args).await?;
+        let pool = database::postgres::open(url, &MIGRATOR, args).await?;
         Ok(Self { pool })
     }
 }

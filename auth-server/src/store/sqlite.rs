@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use service_kit::sqlite::{Access, SqlitePools};
+use database::sqlite::{Access, SqlitePools};
 use sqlx::migrate::Migrator;
 
 use super::{
@@ -34,7 +34,7 @@ impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at `url`, for a server (the
     /// file's only one) or an operator command beside it.
     pub async fn open(url: &str, access: Access) -> Result<Self, String> {
-        let pools = service_kit::sqlite::open(url, &MIGRATOR, access).await?;
+        let pools = database::sqlite::open(url, &MIGRATOR, access).await?;
         Ok(Self { pools })
     }
 }

@@ -40,7 +40,7 @@ async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshToken
     let store = open_store(
         &config.database_url,
         &config.server.database,
-        service_kit::sqlite::Access::Server,
+        database::sqlite::Access::Server,
     )
     .await
     .expect("open the store");

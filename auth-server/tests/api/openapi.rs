@@ -26,7 +26,7 @@ async fn router() -> axum::Router {
     let store = open_store(
         &config.database_url,
         &config.server.database,
-        service_kit::sqlite::Access::Server,
+        database::sqlite::Access::Server,
     )
     .await
     .expect("open the store");

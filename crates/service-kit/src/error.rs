@@ -254,6 +254,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A failed database call answers `503` (try again later: unavailable, or the disk is full)
+/// or `500`; the cause is logged, never sent.
+impl From<database::DbError> for ApiError {
+    fn from(err: database::DbError) -> Self {
+        match err {
+            database::DbError::Unavailable(cause) => ApiError::unavailable(cause),
+            database::DbError::StorageFull(cause) => ApiError::storage_full(cause),
+            database::DbError::Failed(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,19 +1,18 @@
-//! Plumbing shared by both servers: errors, JSON, middleware, storage set-up, serving.
+//! The HTTP service both servers are: one server shape (`server`), the error codes and JSON
+//! error body, the JSON extractor, the middleware stack, rate limits, CORS, metrics and logs.
+//! Opening the databases is the `database` crate's.
 
 pub mod cli;
 pub mod cors;
-pub mod db;
 pub mod error;
 pub mod json;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
-pub mod postgres;
 pub mod rate_limit;
 pub mod request_id;
 pub mod serve;
 pub mod server;
-pub mod sqlite;
 pub mod telemetry;
 
 pub use error::{ApiError, Common, ErrorCode, Result};

@@ -21,11 +21,11 @@ use utoipa_axum::routes;
 
 use crate::cors::CorsArgs;
 use crate::metrics::MetricsArgs;
-use crate::postgres::DatabaseArgs;
 use crate::rate_limit::RateLimitArgs;
 use crate::serve::HttpArgs;
 use crate::telemetry::LogFormat;
 use crate::{ApiError, Result};
+use database::postgres::DatabaseArgs;
 
 /// Why a server could not start: one line that names the setting at fault, printed as
 /// `<server>: <line>` before the process exits with status 1.

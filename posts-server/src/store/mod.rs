@@ -7,7 +7,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use service_kit::postgres::{DatabaseArgs, is_postgres_url};
+use database::postgres::{DatabaseArgs, is_postgres_url};
 
 pub use cache::CachedStore;
 pub use postgres::PostgresStore;
@@ -50,7 +50,7 @@ pub trait PostStore: Send + Sync {
 
 /// A storage failure: the shared database error (`503` when the database is
 /// down, an opaque `500` otherwise).
-pub type StoreError = service_kit::db::DbError;
+pub type StoreError = database::DbError;
 
 /// Opens the store that a `POSTS_DATABASE_URL` names, migrated and ready; `database`
 /// sizes and times the PostgreSQL pool. The error is one line for the operator.

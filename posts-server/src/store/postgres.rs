@@ -1,8 +1,8 @@
 //! The PostgreSQL backend: one pool, shared by as many servers as run on the database.
 
 use async_trait::async_trait;
+use database::postgres::DatabaseArgs;
 use service_kit::now_unix_ms;
-use service_kit::postgres::DatabaseArgs;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
@@ -55,7 +55,7 @@ impl PostgresStore {
     /// Connects (waiting for a database that is still starting) and migrates the database
     /// at a `postgres://` URL.
     pub async fn open(url: &str, args: &DatabaseArgs) -> Result<Self, String> {
-        let pool = service_kit::postgres::open(url, &MIGRATOR, args).await?;
+        let pool = database::postgres::open(url, &MIGRATOR, args).await?;
         Ok(Self { pool })
     }
 }

@@ -1,7 +1,7 @@
 //! The embedded SQLite backend: one writer connection, a pool of readers.
 
 use async_trait::async_trait;
-use service_kit::sqlite::{Access, SqlitePools};
+use database::sqlite::{Access, SqlitePools};
 use sqlx::migrate::Migrator;
 
 use service_kit::now_unix_ms;
@@ -18,7 +18,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at a `sqlite://path` URL.
     pub async fn open(url: &str) -> Result<Self, String> {
-        let pools = service_kit::sqlite::open(url, &MIGRATOR, Access::Server).await?;
+        let pools = database::sqlite::open(url, &MIGRATOR, Access::Server).await?;
         Ok(Self { pools })
     }
 }

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use database::postgres::DatabaseArgs;
 use posts_server::{AppState, app};
 use serde_json::json;
-use service_kit::postgres::DatabaseArgs;
 use tokio::net::TcpListener;
 
 use crate::helpers::{assert_error, json, spawn_app, test_data, token_for, tokens};

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use database::postgres::DatabaseArgs;
 use jwt_tokens::config::TokenArgs;
 use jwt_tokens::{AccessClaims, AccessTokens, KeySet, Secret, TokenSettings, now_unix};
 use posts_server::{Application, Config};
 use reqwest::Response;
 use serde_json::Value;
-use service_kit::postgres::DatabaseArgs;
 use service_kit::rate_limit::{RateLimitArgs, Switch};
 use service_kit::server::ServerArgs;
 use tokio::sync::oneshot;

@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use database::postgres::DatabaseArgs;
 use posts_server::{AppState, app};
 use serde_json::{Value, json};
-use service_kit::postgres::DatabaseArgs;
 use test_support::openapi;
 
 use crate::helpers::{TestApp, spawn_app, test_data, tokens};

@@ -1,7 +1,5 @@
 //! Telling a database that is down from a query that failed.
 
-use crate::ApiError;
-
 /// Whether `err` says the disk under the database is full: SQLite's
 /// `SQLITE_FULL`, PostgreSQL's `disk_full` (53100). Nothing was written; reads
 /// still work, and writes work again once space is freed.
@@ -76,16 +74,6 @@ impl From<sqlx::Error> for DbError {
             Self::Unavailable(err)
         } else {
             Self::Failed(err)
-        }
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(err: DbError) -> Self {
-        match err {
-            DbError::Unavailable(cause) => ApiError::unavailable(cause),
-            DbError::StorageFull(cause) => ApiError::storage_full(cause),
-            DbError::Failed(cause) => ApiError::internal(cause),
         }
     }
 }

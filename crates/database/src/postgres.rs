@@ -11,8 +11,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _, PgPool};
 use tokio::time::Instant;
 
-use crate::db::is_unavailable;
-use crate::duration::{format_duration, parse_duration, parse_positive_duration};
+use crate::error::is_unavailable;
+use settings::duration::{format_duration, parse_duration, parse_positive_duration};
 
 /// The first wait between two attempts to reach the database at start-up.
 const FIRST_RETRY: Duration = Duration::from_millis(100);

@@ -8,8 +8,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use service_kit::db::is_unavailable;
-use service_kit::postgres::{DatabaseArgs, open};
+use database::is_unavailable;
+use database::postgres::{DatabaseArgs, open};
 use sqlx::ConnectOptions as _;
 use sqlx::migrate::Migrator;
 use test_support::{DatabaseProxy, TestDatabase, TestDir};

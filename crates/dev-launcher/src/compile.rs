@@ -12,13 +12,16 @@ pub struct Binaries {
     pub posts: PathBuf,
 }
 
-/// Runs `cargo build -p auth-server -p posts-server` and returns where the binaries are.
+/// Builds both server binaries ([`dev_launcher::BUILD_SERVERS`]) and returns where they are.
 ///
 /// The binaries are looked up beside the launcher's own executable, so the build is
 /// pointed at that very directory: its parent is the target directory (which honours
 /// `CARGO_TARGET_DIR` and `--target-dir`) and its name is the profile's (`debug` for
 /// the dev profile, `release`, or a custom profile's name).
-pub async fn build_servers() -> Result<Binaries> {
+///
+/// `quiet` (a rebuild under `--watch`) leaves out cargo's progress: a build that works then
+/// prints nothing, one that fails prints the compiler's errors.
+pub async fn build_servers(quiet: bool) -> Result<Binaries> {
     let exe = std::env::current_exe().map_err(|error| format!("cannot find the launcher's own executable: {error}"))?;
     let profile_dir = exe
         .parent()
@@ -36,14 +39,19 @@ pub async fn build_servers() -> Result<Binaries> {
     let mut command = Command::new(cargo);
     command
         // Inside the workspace, whatever the launcher's own working directory (where `data/` goes).
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "-p", "auth-server", "-p", "posts-server", "--target-dir"])
+        .current_dir(workspace_root())
+        .args(dev_launcher::BUILD_SERVERS)
+        .arg("--target-dir")
         .arg(target_dir);
     if profile != "debug" {
         command.args(["--profile", profile]);
     }
 
-    println!("[dev] building auth-server and posts-server…");
+    if quiet {
+        command.arg("--quiet");
+    } else {
+        println!("[dev] building auth-server and posts-server…");
+    }
     let status = command
         .status()
         .await
@@ -56,6 +64,28 @@ pub async fn build_servers() -> Result<Binaries> {
         auth: existing(profile_dir, "auth-server")?,
         posts: existing(profile_dir, "posts-server")?,
     })
+}
+
+/// The workspace `cargo dev` runs in. `cargo run` tells the launcher where its package is
+/// (`CARGO_MANIFEST_DIR`, `crates/dev-launcher`); run some other way, it is the tree it was built from.
+pub fn workspace_root() -> PathBuf {
+    let package =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    package
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| package.clone(), Path::to_owned)
+}
+
+impl Binaries {
+    /// When each binary was last written and how long it is: what tells a server that a
+    /// rebuild changed from one it left alone.
+    pub fn stamps(&self) -> [Option<(std::time::SystemTime, u64)>; 2] {
+        [&self.auth, &self.posts].map(|path| {
+            let metadata = std::fs::metadata(path).ok()?;
+            Some((metadata.modified().ok()?, metadata.len()))
+        })
+    }
 }
 
 fn existing(dir: &Path, name: &str) -> Result<PathBuf> {

@@ -1,4 +1,5 @@
-//! `cargo dev`: builds both servers, starts them with generated secrets and demo data, and stops them together.
+//! `cargo dev`: builds both servers, starts them with generated secrets and demo data, and stops
+//! them together. `cargo dev --watch` also rebuilds and restarts a server when its sources change.
 
 mod banner;
 mod compile;
@@ -6,6 +7,7 @@ mod secrets;
 mod seed;
 mod server;
 mod settings;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,9 +17,11 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::compile::Binaries;
 use crate::secrets::DevSecrets;
 use crate::server::Server;
 use crate::settings::UserSettings;
+use crate::watch::Changes;
 
 /// Errors end the launcher with one line, so a plain boxed error is all it needs.
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -27,6 +31,38 @@ type Result<T, E = Error> = std::result::Result<T, E>;
 const DATA_DIR: &str = "data";
 /// How long both servers get to answer `GET /readyz` with 200.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+const USAGE: &str = "usage: cargo dev [--watch]
+
+Builds both servers and starts them for development: embedded SQLite under data/, generated
+secrets, demo users. Ctrl-C stops both.
+
+  --watch   after a source file of either server or of a crate they use changes, rebuild and
+            restart the servers whose binary changed (data, secrets and demo users stay)
+";
+
+/// The command line: `--watch`, or `--help`.
+struct Options {
+    watch: bool,
+}
+
+impl Options {
+    /// `None` for `--help`, which has been answered.
+    fn parse() -> Result<Option<Self>> {
+        let mut watch = false;
+        for argument in std::env::args().skip(1) {
+            match argument.as_str() {
+                "--watch" | "-w" => watch = true,
+                "--help" | "-h" => {
+                    print!("{USAGE}");
+                    return Ok(None);
+                }
+                other => return Err(format!("unknown argument {other:?}\n\n{USAGE}").into()),
+            }
+        }
+        Ok(Some(Self { watch }))
+    }
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -40,26 +76,31 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<ExitCode> {
-    let binaries = compile::build_servers().await?;
+    let Some(options) = Options::parse()? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let binaries = compile::build_servers(false).await?;
     let secrets = DevSecrets::load_or_create(Path::new(DATA_DIR))?;
     let settings = UserSettings::load();
+    let changes = if options.watch {
+        Some(Changes::watch(&compile::workspace_root())?)
+    } else {
+        None
+    };
+    let launch = Launch {
+        binaries,
+        secrets,
+        settings,
+    };
 
     // Listen before spawning, so a signal that arrives during start-up stops the
     // children instead of killing the launcher and leaving them orphaned.
     let mut shutdown = Shutdown::listen()?;
     let frontend = serve_frontend().await;
-    let mut auth = Server::spawn(
-        "auth-server",
-        "[auth]",
-        auth_command(&binaries.auth, &secrets, &settings),
-    )?;
-    let mut posts = Server::spawn(
-        "posts-server",
-        "[posts]",
-        posts_command(&binaries.posts, &secrets, &settings),
-    )?;
+    let mut auth = launch.spawn(Which::Auth)?;
+    let mut posts = launch.spawn(Which::Posts)?;
 
-    let stop = supervise(&mut auth, &mut posts, &mut shutdown, &settings, frontend).await;
+    let stop = supervise(&mut auth, &mut posts, &mut shutdown, &launch, frontend, changes).await;
     match &stop {
         Stop::Requested => println!("[dev] stopping both servers…"),
         Stop::Exited { name, status } => {
@@ -107,15 +148,47 @@ enum Stop {
     Failed(Error),
 }
 
-/// Runs start-up (readiness, demo data, banner), then waits until something ends the session.
+/// What starts a server, again and again under `--watch`.
+struct Launch {
+    binaries: Binaries,
+    secrets: DevSecrets,
+    settings: UserSettings,
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Auth,
+    Posts,
+}
+
+impl Launch {
+    fn spawn(&self, which: Which) -> Result<Server> {
+        match which {
+            Which::Auth => Server::spawn(
+                "auth-server",
+                "[auth]",
+                auth_command(&self.binaries.auth, &self.secrets, &self.settings),
+            ),
+            Which::Posts => Server::spawn(
+                "posts-server",
+                "[posts]",
+                posts_command(&self.binaries.posts, &self.secrets, &self.settings),
+            ),
+        }
+    }
+}
+
+/// Runs start-up (readiness, demo data, banner), then waits until something ends the session,
+/// restarting servers after changes under `--watch`.
 async fn supervise(
     auth: &mut Server,
     posts: &mut Server,
     shutdown: &mut Shutdown,
-    settings: &UserSettings,
+    launch: &Launch,
     frontend: Option<SocketAddr>,
+    changes: Option<Changes>,
 ) -> Stop {
-    let startup = start(auth, posts, settings, frontend);
+    let startup = start(auth, posts, &launch.settings, frontend);
     tokio::select! {
         started = startup => {
             if let Err(error) = started {
@@ -124,7 +197,111 @@ async fn supervise(
         }
         stop = wait_for_stop(auth, posts, shutdown) => return stop,
     }
-    wait_for_stop(auth, posts, shutdown).await
+    match changes {
+        None => wait_for_stop(auth, posts, shutdown).await,
+        Some(changes) => watch_and_restart(auth, posts, shutdown, launch, changes).await,
+    }
+}
+
+/// `--watch`: after each change, rebuilds both servers and restarts those whose binary the build
+/// rewrote, one line each. A change that does not build leaves the servers running (cargo has
+/// printed why); a server that exits on its own is started again after the next change.
+async fn watch_and_restart(
+    auth: &mut Server,
+    posts: &mut Server,
+    shutdown: &mut Shutdown,
+    launch: &Launch,
+    mut changes: Changes,
+) -> Stop {
+    let client = match seed::client() {
+        Ok(client) => client,
+        Err(error) => return Stop::Failed(error),
+    };
+    let dirs: Vec<String> = watch::WATCHED_DIRS.iter().map(|dir| format!("{dir}/")).collect();
+    println!("[dev] watching {} for changes", dirs.join(", "));
+    let mut stamps = launch.binaries.stamps();
+    let mut down = [false, false];
+    loop {
+        let changed = tokio::select! {
+            () = shutdown.recv() => return Stop::Requested,
+            status = auth.wait(), if !down[0] => {
+                eprintln!("[dev] auth-server exited ({}); it starts again after the next change", describe(status));
+                down[0] = true;
+                continue;
+            }
+            status = posts.wait(), if !down[1] => {
+                eprintln!("[dev] posts-server exited ({}); it starts again after the next change", describe(status));
+                down[1] = true;
+                continue;
+            }
+            changed = changes.next() => changed,
+        };
+        let what = describe_change(&changed);
+        if let Err(error) = compile::build_servers(true).await {
+            eprintln!("[dev] {what}: {error}; the servers keep running their last good build");
+            continue;
+        }
+        let built = launch.binaries.stamps();
+        let mut restarted = false;
+        for (index, (which, server)) in [(Which::Auth, &mut *auth), (Which::Posts, &mut *posts)]
+            .into_iter()
+            .enumerate()
+        {
+            if built[index] == stamps[index] && !down[index] {
+                continue;
+            }
+            restarted = true;
+            down[index] = !restart(server, which, launch, &client, &what).await;
+        }
+        if !restarted {
+            println!("[dev] {what}: rebuilt, and neither server changed");
+        }
+        stamps = built;
+    }
+}
+
+/// Stops `server` and starts the new build in its place; whether it became ready.
+async fn restart(server: &mut Server, which: Which, launch: &Launch, client: &reqwest::Client, what: &str) -> bool {
+    let name = server.name();
+    // Its exit is the one asked for: nothing to report.
+    let _ = server.stop().await;
+    *server = match launch.spawn(which) {
+        Ok(started) => started,
+        Err(error) => {
+            eprintln!("[dev] {error}");
+            return false;
+        }
+    };
+    let ready = tokio::time::timeout(READY_TIMEOUT, server::wait_ready(client, name, server.address()));
+    tokio::select! {
+        ready = ready => match ready {
+            Ok(Ok(url)) => {
+                println!("[dev] restarted {name} ({url}) after a change to {what}");
+                true
+            }
+            Ok(Err(error)) => {
+                eprintln!("[dev] {name} did not start again: {error}");
+                false
+            }
+            Err(_) => {
+                eprintln!("[dev] {name} was not ready within {} s of its restart", READY_TIMEOUT.as_secs());
+                false
+            }
+        },
+        status = server.wait() => {
+            eprintln!("[dev] {name} exited as it started again ({}); it starts again after the next change", describe(status));
+            false
+        }
+    }
+}
+
+/// `posts-server/src/routes/posts.rs`, or `… and 2 other files`.
+fn describe_change(changed: &[std::path::PathBuf]) -> String {
+    match changed {
+        [] => "a change".to_owned(),
+        [one] => one.display().to_string(),
+        [first, rest @ ..] => format!("{} and {} other file(s)", first.display(), rest.len()),
+    }
 }
 
 /// Waits for both servers to be ready, seeds the demo data and prints the banner.

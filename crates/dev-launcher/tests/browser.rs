@@ -58,15 +58,8 @@ fn build_servers(repository: &Path) -> (PathBuf, PathBuf) {
     let mut command = Command::new(env!("CARGO"));
     command
         .current_dir(repository)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "auth-server",
-            "-p",
-            "posts-server",
-            "--target-dir",
-        ])
+        .args(dev_launcher::BUILD_SERVERS)
+        .args(["--quiet", "--target-dir"])
         .arg(target_dir);
     if profile != "debug" {
         command.args(["--profile", profile]);

@@ -21,9 +21,11 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use launcher::NO_PROXY;
 use test_support::{CONTRACT_VARIABLES, TestDir};
 
-const LAUNCHER: &str = env!("CARGO_BIN_EXE_dev-launcher");
+mod launcher;
+
 const CARGO: &str = env!("CARGO");
 /// What the launcher prints once both servers are ready and seeded.
 const READY_BANNER: &str = "==> Both servers are ready";
@@ -31,8 +33,6 @@ const READY_BANNER: &str = "==> Both servers are ready";
 const START_PATIENCE: Duration = Duration::from_secs(900);
 /// For one shell block or one httpyac run (the several-instances block builds a release binary).
 const RUN_PATIENCE: Duration = Duration::from_secs(900);
-/// Local addresses never go through a proxy the environment may name.
-const NO_PROXY: &str = "localhost,127.0.0.1,::1";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -125,21 +125,9 @@ struct DevStart {
 
 impl DevStart {
     fn start(dir: &Path) -> Self {
-        let mut command = Command::new(LAUNCHER);
-        for variable in CONTRACT_VARIABLES {
-            command.env_remove(variable);
-        }
-        command
-            .current_dir(dir)
-            .env("CARGO", CARGO)
-            // The demo frontend on any free port: its usual one may be taken, and is not tested here.
-            .env("FRONTEND_ADDR", "127.0.0.1:0")
-            .env("NO_PROXY", NO_PROXY)
-            .env("no_proxy", NO_PROXY)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start the dev launcher");
+        let mut child = launcher::command(Path::new(launcher::LAUNCHER), dir)
+            .spawn()
+            .expect("start the dev launcher");
         let output = Arc::new(Mutex::new(String::new()));
         let (ready_tx, ready) = mpsc::channel();
         let stdout = child.stdout.take().expect("piped stdout");

@@ -3,7 +3,6 @@
 //! own SQLite file, sharing only the access secret.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -18,6 +17,8 @@ struct Pair {
     auth: String,
     posts: String,
     client: Client,
+    /// Access tokens with the posts-server's keys and settings.
+    access: jwt_tokens::AccessTokens,
     stops: Vec<oneshot::Sender<()>>,
     /// Dropped after `drop` has stopped both servers.
     _dir: TestDir,
@@ -72,6 +73,10 @@ async fn start_pair(access_ttl: &str) -> Pair {
         "0s",
     ])
     .expect("posts settings");
+    let access = jwt_tokens::AccessTokens::new(
+        posts_config.tokens.access_keys().expect("the access keys"),
+        &posts_config.tokens.settings(),
+    );
 
     let auth = auth_server::Application::build(auth_config).await.expect("auth starts");
     let posts = posts_server::Application::build(posts_config)
@@ -94,6 +99,7 @@ async fn start_pair(access_ttl: &str) -> Pair {
         auth: format!("http://{auth_addr}"),
         posts: format!("http://{posts_addr}"),
         client: Client::new(),
+        access,
         stops,
         _dir: dir,
     }
@@ -261,12 +267,22 @@ async fn an_expired_access_token_is_refused_and_a_refresh_brings_access_back() {
     let (status, _) = pair.get_posts(&access).await;
     assert_eq!(status, StatusCode::OK);
 
-    // `exp` has whole-second resolution: two seconds on, the token is past it (leeway 0s).
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // The same token two seconds on, issued and ending two seconds earlier: past its end
+    // (`exp` has whole-second resolution; leeway 0s).
+    let claims = pair.access.verify(&access).expect("a valid access token");
+    let later = pair
+        .access
+        .sign(&jwt_tokens::AccessClaims {
+            iat: claims.iat - 2,
+            nbf: claims.nbf - 2,
+            exp: claims.exp - 2,
+            ..claims
+        })
+        .expect("sign the token as it is two seconds on");
     let response = pair
         .client
         .get(format!("{}/posts", pair.posts))
-        .bearer_auth(&access)
+        .bearer_auth(&later)
         .send()
         .await
         .expect("request");

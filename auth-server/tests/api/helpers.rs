@@ -260,6 +260,11 @@ impl TestApp {
         self.refresh.verify(token).expect("a valid refresh token")
     }
 
+    /// [`age_sessions`] of this server's data.
+    pub async fn age_sessions(&self, by: Duration) {
+        age_sessions(&self.data, by).await;
+    }
+
     /// Sessions rows in the database, read directly from it.
     pub async fn session_rows(&self) -> i64 {
         use sqlx::Connection as _;
@@ -281,6 +286,18 @@ impl TestApp {
             }
         }
     }
+}
+
+/// Moves every session of `data` `by` into the past, in the database itself: its start, its last
+/// rotation, its end. What the database's clock then decides (the reuse grace, the end of a
+/// session) is what it would decide `by` later, without waiting for it.
+pub async fn age_sessions(data: &TestData, by: Duration) {
+    let (ms, s) = (by.as_millis(), by.as_secs());
+    data.execute(&format!(
+        "UPDATE sessions SET created_at = created_at - {ms}, rotated_at = rotated_at - {ms}, \
+         revoked_at = revoked_at - {ms}, expires_at = expires_at - {s}"
+    ))
+    .await;
 }
 
 /// The tokens response of `/login` and `/token`.

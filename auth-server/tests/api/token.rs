@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use jwt_tokens::{RefreshClaims, VerifyReason, now_unix};
+use jwt_tokens::{AccessClaims, RefreshClaims, VerifyReason, now_unix};
 use serde_json::json;
 
 use crate::helpers::{
@@ -200,9 +200,16 @@ async fn an_expired_refresh_token_is_403() {
     let rotated = app.refresh(&live.refresh).await;
     assert_eq!(rotated.status(), 200, "a refresh token within its TTL rotates");
 
-    tokio::time::sleep(Duration::from_millis(2200)).await;
-
-    let body = assert_refused(app.refresh(&login.refresh).await).await;
+    // Two seconds on, as the server sees it: the same token, issued and ending two seconds earlier.
+    let later = app
+        .refresh
+        .sign(&RefreshClaims {
+            iat: claims.iat - 2,
+            exp: claims.exp - 2,
+            ..claims
+        })
+        .expect("sign the token as it is two seconds on");
+    let body = assert_refused(app.refresh(&later).await).await;
     assert_eq!(body["message"], "the refresh token has expired", "{body}");
 }
 
@@ -218,9 +225,17 @@ async fn access_tokens_expire_after_access_token_ttl() {
     let claims = app.access.verify(&login.access).expect("valid right after login");
     assert_eq!(claims.exp, claims.iat + 1);
 
-    tokio::time::sleep(Duration::from_millis(2200)).await;
-
-    let err = app.access.verify(&login.access).expect_err("expired by now");
+    // The same token two seconds on: past its end.
+    let later = app
+        .access
+        .sign(&AccessClaims {
+            iat: claims.iat - 2,
+            nbf: claims.nbf - 2,
+            exp: claims.exp - 2,
+            ..claims
+        })
+        .expect("sign the token as it is two seconds on");
+    let err = app.access.verify(&later).expect_err("expired by then");
     assert_eq!(err.reason, VerifyReason::Expired);
     // The session itself lives on: the refresh token still gets a fresh access token.
     let next = app.refreshed(&login.refresh).await;
@@ -237,8 +252,10 @@ async fn an_access_token_never_outlives_its_session() {
     })
     .await;
     let (_, login) = app.user_with_session("alice").await;
-    let session_ends = app.refresh_claims(&login.refresh).exp;
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // A rotation two seconds after login, when the session has 58 of its 60 s left: the session
+    // is moved two seconds into the past, which is how the database's clock will see it then.
+    let session_ends = app.refresh_claims(&login.refresh).exp - 2;
+    app.age_sessions(Duration::from_secs(2)).await;
 
     let next = app.refreshed(&login.refresh).await;
     let access = app.access.verify(&next.access).expect("a valid access token");

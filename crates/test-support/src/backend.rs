@@ -58,4 +58,27 @@ impl TestData {
     pub fn postgres(&self) -> Option<&TestDatabase> {
         self.postgres.as_ref()
     }
+
+    /// Runs one SQL statement on this data's database, over a connection of its own, beside any
+    /// server running on it; panics, naming the statement, if it fails.
+    pub async fn execute(&self, statement: &str) {
+        use sqlx::Connection as _;
+        let done = match &self.postgres {
+            Some(database) => {
+                let mut connection = database.connect().await;
+                let done = sqlx::query(statement).execute(&mut connection).await.map(|_| ());
+                connection.close().await.expect("close the test database");
+                done
+            }
+            None => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.database_url())
+                    .await
+                    .expect("open the test database");
+                let done = sqlx::query(statement).execute(&mut connection).await.map(|_| ());
+                connection.close().await.expect("close the test database");
+                done
+            }
+        };
+        done.unwrap_or_else(|error| panic!("{statement}: {error}"));
+    }
 }

@@ -60,9 +60,16 @@ pub use extract::{AuthHeaderError, Authenticated, Rejection, bearer_token};
 pub use keys::{KeyError, KeySet, MIN_SECRET_BYTES, key_id};
 pub use secret::Secret;
 
-/// Seconds since the Unix epoch, as JWT times are written.
-pub fn now_unix() -> u64 {
+/// The system clock, the one place the servers read it: milliseconds since the Unix epoch, as
+/// they stamp what they store. (What decides a session is the database's clock; what decides a
+/// token's `exp` and `nbf` on the library path is `jsonwebtoken`'s own reading of this clock.)
+pub fn now_unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Seconds since the Unix epoch, as JWT times are written: [`now_unix_ms`] in whole seconds.
+pub fn now_unix() -> u64 {
+    u64::try_from(now_unix_ms() / 1000).unwrap_or_default()
 }

@@ -20,9 +20,6 @@ pub use json::AppJson;
 /// Durations in settings, parsed one way everywhere.
 pub use settings::duration;
 
-/// Now, in Unix milliseconds: how both servers stamp what they store.
-pub fn now_unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+/// Now, in Unix milliseconds: how both servers stamp what they store (one reading of the system
+/// clock for both servers and the verifier).
+pub use jwt_tokens::now_unix_ms;

@@ -206,6 +206,14 @@ fn run(verifier: Verifier, token: &str) -> Result<(), VerifyError> {
     }
 }
 
+/// [`run`] through `jsonwebtoken` alone, without the fast path.
+fn run_by_library(verifier: Verifier, token: &str) -> Result<(), VerifyError> {
+    match verifier {
+        Verifier::Access => access_tokens().verify_by_library(token).map(drop),
+        Verifier::Refresh => refresh_tokens().verify_by_library(token).map(drop),
+    }
+}
+
 fn cases() -> Vec<Case> {
     use VerifyReason::*;
     let now = now_unix();
@@ -1113,8 +1121,12 @@ fn describe(outcome: &Result<(), VerifyError>) -> String {
 fn every_case_gets_its_expected_outcome() {
     let mut failures = Vec::new();
     let cases = cases();
-    for case in &cases {
-        let outcome = run(case.verifier, &case.token);
+    // Each case on both paths: the fast one, and `jsonwebtoken` alone, whose refusals the
+    // verifier translates into the same reasons.
+    let paths: [(&str, fn(Verifier, &str) -> Result<(), VerifyError>); 2] =
+        [("fast path", run), ("library path", run_by_library)];
+    for ((path, verify), case) in paths.iter().flat_map(|path| cases.iter().map(move |case| (path, case))) {
+        let outcome = verify(case.verifier, &case.token);
         let expected_kind = match case.verifier {
             Verifier::Access => TokenKind::Access,
             Verifier::Refresh => TokenKind::Refresh,
@@ -1126,7 +1138,7 @@ fn every_case_gets_its_expected_outcome() {
         };
         if !matches {
             failures.push(format!(
-                "{:?} verifier, case `{}`: expected {}, got {}",
+                "{:?} verifier, {path}, case `{}`: expected {}, got {}",
                 case.verifier,
                 case.name,
                 match &case.expected {
@@ -1409,6 +1421,17 @@ fn error_messages_name_the_kind_and_the_problem() {
 
 #[test]
 fn debug_output_of_verifiers_shows_no_secret() {
+    // What they are and which keys they hold, by `kid`.
+    let access = format!("{:?}", access_tokens());
+    assert!(
+        access.contains("AccessTokens") && access.contains(&access_kid()),
+        "{access}"
+    );
+    let refresh = format!("{:?}", refresh_tokens());
+    assert!(
+        refresh.contains("RefreshTokens") && refresh.contains(&refresh_kid()),
+        "{refresh}"
+    );
     for text in [
         format!("{:?}", access_tokens()),
         format!("{:?}", refresh_tokens()),

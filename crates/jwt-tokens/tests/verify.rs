@@ -1514,3 +1514,29 @@ fn an_absurd_leeway_is_bounded_instead_of_breaking_verification() {
         assert_eq!(tokens.verify(&token).is_ok(), accepted, "expired {expired_ago} s ago");
     }
 }
+
+#[test]
+fn expired_claims_name_the_session_of_a_token_whose_one_fault_is_its_age() {
+    let tokens = refresh_tokens();
+    let expired = |claims: &Value| craft(&refresh_header(), claims, REFRESH_SECRET);
+    let an_hour_ago = with(refresh_claims(), "exp", json!(now_unix() - 3600));
+
+    for (path, claims) in [
+        ("fast path", tokens.expired_claims(&expired(&an_hour_ago))),
+        ("library path", tokens.expired_claims_by_library(&expired(&an_hour_ago))),
+    ] {
+        let claims = claims.unwrap_or_else(|| panic!("{path}: the expired token's claims"));
+        assert_eq!(
+            (claims.sid.as_str(), claims.sub.as_str()),
+            ("session-7", "user-42"),
+            "{path}"
+        );
+    }
+    // Any other fault, besides its age or instead of it: nothing to name.
+    let forged = craft(&refresh_header(), &an_hour_ago, ACCESS_SECRET);
+    let foreign = expired(&with(an_hour_ago.clone(), "iss", json!("evil-issuer")));
+    for token in [forged, foreign] {
+        assert_eq!(tokens.expired_claims(&token), None);
+        assert_eq!(tokens.expired_claims_by_library(&token), None);
+    }
+}

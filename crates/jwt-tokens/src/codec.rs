@@ -649,4 +649,21 @@ mod fast_path {
         let claims: AccessClaims = fast::decode(&token, &rules).expect("decided").expect("valid");
         assert_eq!((claims.sub.as_str(), claims.name.as_str()), ("u", "n"));
     }
+
+    #[test]
+    fn issued_refresh_tokens_take_the_fast_path() {
+        let tokens = RefreshTokens {
+            codec: codec(TokenKind::Refresh),
+            issuer: "auth".into(),
+        };
+        let token = tokens
+            .issue("u", "s", "j", jsonwebtoken::get_current_timestamp() + 60)
+            .expect("issued");
+        let rules = tokens.codec.rules(&tokens.codec.validation);
+        let claims: RefreshClaims = fast::decode(&token, &rules).expect("decided").expect("valid");
+        assert_eq!(
+            (claims.sub.as_str(), claims.sid.as_str(), claims.jti.as_str()),
+            ("u", "s", "j")
+        );
+    }
 }

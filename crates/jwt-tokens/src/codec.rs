@@ -650,6 +650,52 @@ mod fast_path {
         assert_eq!((claims.sub.as_str(), claims.name.as_str()), ("u", "n"));
     }
 
+    /// Expiry and not-before at their very edges, where `<` and `<=` part: each second checked
+    /// on both paths within one tick of the clock (a tick in between runs the check again).
+    #[test]
+    fn both_paths_agree_at_the_edges_of_exp_and_nbf() {
+        let codec = codec(TokenKind::Access);
+        let kid = key_id(&Secret::new(SECRET));
+        let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}).to_string();
+        let leeway = codec.validation.leeway;
+        let rules = codec.rules(&codec.validation);
+        loop {
+            let now = jsonwebtoken::get_current_timestamp();
+            let base = json!({"iss": "auth", "aud": "posts", "sub": "u", "name": "n", "iat": now,
+                "nbf": now, "exp": now + 60, "jti": "j", "sid": "s"});
+            let mut outcomes = Vec::new();
+            for (claim, value) in [
+                ("exp", now - leeway - 1),
+                ("exp", now - leeway),
+                ("nbf", now + leeway),
+                ("nbf", now + leeway + 1),
+            ] {
+                let mut claims = base.clone();
+                claims[claim] = json!(value);
+                let token = sign(&header, &claims, SECRET);
+                let full = codec
+                    .decode_with::<AccessClaims>(&token, &codec.validation)
+                    .map_err(|e| e.reason);
+                let fast = fast::decode::<AccessClaims>(&token, &rules);
+                outcomes.push((claim, value, full.map(drop), fast.map(|fast| fast.map(drop))));
+            }
+            if jsonwebtoken::get_current_timestamp() != now {
+                continue;
+            }
+            let expected = [
+                Err(VerifyReason::Expired),
+                Ok(()),
+                Ok(()),
+                Err(VerifyReason::NotYetValid),
+            ];
+            for ((claim, value, full, fast), expected) in outcomes.into_iter().zip(expected) {
+                assert_eq!(full, expected, "the library path, {claim} {value}, now {now}");
+                assert_eq!(fast, Some(expected), "the fast path, {claim} {value}, now {now}");
+            }
+            break;
+        }
+    }
+
     #[test]
     fn issued_refresh_tokens_take_the_fast_path() {
         let tokens = RefreshTokens {

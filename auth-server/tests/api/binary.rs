@@ -530,3 +530,48 @@ async fn an_unreadable_secret_file_refuses_the_start_naming_the_variable_not_the
         assert_refused_naming(&refused_start(&mut command).await, variable, &[marker]);
     }
 }
+
+/// A logout that ends a session says so once, naming it; one that ends nothing (the session had
+/// ended already) logs no such line.
+#[tokio::test]
+async fn a_logout_is_logged_once_naming_its_session() {
+    let data = test_data().await;
+    let mut command = configured_on(&data);
+    command.env("RUST_LOG", "info");
+    let server = start(&mut command).await;
+    assert_eq!(post(&server, "/register", &credentials(PASSWORD)).await.status(), 201);
+    let verifier = RefreshTokens::new(
+        KeySet::single(&Secret::new(REFRESH_SECRET)).expect("a valid secret"),
+        &default_settings(),
+    );
+    let mut sessions = Vec::new();
+    // Session A is logged out once, session B twice.
+    for logouts in [1, 2] {
+        let login = tokens(&server, "/login", &credentials(PASSWORD)).await;
+        let refresh = login["refreshToken"].as_str().expect("a refreshToken").to_owned();
+        for _ in 0..logouts {
+            let response = reqwest::Client::new()
+                .delete(server.url("/logout"))
+                .json(&json!({ "token": refresh }))
+                .send()
+                .await
+                .expect("DELETE /logout");
+            assert_eq!(response.status(), 204);
+        }
+        sessions.push(
+            verifier
+                .verify(&refresh)
+                .expect("a refresh token of the test secret")
+                .sid,
+        );
+    }
+    let Exit { output, .. } = server.terminate().await;
+
+    for sid in &sessions {
+        let lines = output
+            .lines()
+            .filter(|line| line.contains("logged out") && line.contains(sid.as_str()))
+            .count();
+        assert_eq!(lines, 1, "session {sid}:\n{output}");
+    }
+}

@@ -31,6 +31,14 @@ async fn rotation_returns_a_new_access_and_a_new_refresh_token() {
     assert_eq!(new.sid, old.sid, "the same session");
     assert_eq!(new.sub, id);
     assert_ne!(new.jti, old.jti);
+    // Both issued just now (in whole seconds, by the database's clock), the new one no earlier.
+    let now = now_unix();
+    assert!(
+        (now - 60..=now).contains(&old.iat) && (old.iat..=now).contains(&new.iat),
+        "login iat {}, rotation iat {}, now {now}",
+        old.iat,
+        new.iat
+    );
     // The session ends REFRESH_TOKEN_TTL after login, not after the last rotation.
     assert_eq!(new.exp, old.exp);
 

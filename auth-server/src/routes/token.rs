@@ -96,6 +96,9 @@ mod tests {
             serde_json::from_str(r#"{"token":"eyJ.secret-refresh-token.sig"}"#).expect("a request");
         let printed = format!("{request:?}");
         assert!(!printed.contains("secret-refresh-token"), "{printed}");
-        assert!(printed.contains("RefreshRequest") && printed.contains("<redacted>"), "{printed}");
+        assert!(
+            printed.contains("RefreshRequest") && printed.contains("<redacted>"),
+            "{printed}"
+        );
     }
 }

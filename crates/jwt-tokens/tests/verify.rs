@@ -206,6 +206,9 @@ fn run(verifier: Verifier, token: &str) -> Result<(), VerifyError> {
     }
 }
 
+/// One way of verifying a case's token.
+type Run = fn(Verifier, &str) -> Result<(), VerifyError>;
+
 /// [`run`] through `jsonwebtoken` alone, without the fast path.
 fn run_by_library(verifier: Verifier, token: &str) -> Result<(), VerifyError> {
     match verifier {
@@ -1123,8 +1126,7 @@ fn every_case_gets_its_expected_outcome() {
     let cases = cases();
     // Each case on both paths: the fast one, and `jsonwebtoken` alone, whose refusals the
     // verifier translates into the same reasons.
-    let paths: [(&str, fn(Verifier, &str) -> Result<(), VerifyError>); 2] =
-        [("fast path", run), ("library path", run_by_library)];
+    let paths: [(&str, Run); 2] = [("fast path", run), ("library path", run_by_library)];
     for ((path, verify), case) in paths.iter().flat_map(|path| cases.iter().map(move |case| (path, case))) {
         let outcome = verify(case.verifier, &case.token);
         let expected_kind = match case.verifier {

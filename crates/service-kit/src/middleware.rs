@@ -31,7 +31,7 @@ pub fn stack<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    stack_without_metrics(router.route("/metrics", axum::routing::get(crate::metrics::render)))
+    Layers::ALL.stack(router)
 }
 
 /// [`stack`] without `GET /metrics`, for a server whose metrics have a listener of their own
@@ -40,24 +40,126 @@ pub fn stack_without_metrics<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(middleware::from_fn(json_errors))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(make_span)
-                .on_request(())
-                .on_response(on_response)
-                .on_failure(()),
-        )
-        .layer(middleware::from_fn(crate::request_id::request_id_and_metrics))
+    Layers::ALL.stack_without_metrics(router)
+}
+
+/// Which layers of the stack (and of [`crate::server::app`] around it) are built. The servers
+/// always build them all ([`Layers::ALL`]); only the benchmark's ceiling leaves some out, one
+/// at a time, to measure what each costs per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layers {
+    /// The `x-request-id` of every request and response.
+    pub request_id: bool,
+    /// The request count and latency histogram of `/metrics`.
+    pub metrics: bool,
+    /// The `request` span and its `response` access line.
+    pub trace: bool,
+    /// [`json_errors`]: server faults logged, every error answered in JSON.
+    pub error_mapping: bool,
+    /// The [`REQUEST_TIMEOUT`].
+    pub timeout: bool,
+    /// The [`BODY_LIMIT`].
+    pub body_limit: bool,
+    /// CORS, as `CORS_ALLOWED_ORIGINS` allows.
+    pub cors: bool,
+    /// `X-Content-Type-Options: nosniff`.
+    pub nosniff: bool,
+}
+
+impl Layers {
+    /// Every layer: what the servers run.
+    pub const ALL: Self = Self {
+        request_id: true,
+        metrics: true,
+        trace: true,
+        error_mapping: true,
+        timeout: true,
+        body_limit: true,
+        cors: true,
+        nosniff: true,
+    };
+
+    /// The names [`Layers::without`] takes, outermost first.
+    pub const NAMES: [&'static str; 8] = [
+        "nosniff",
+        "cors",
+        "request_id",
+        "metrics",
+        "trace",
+        "error_mapping",
+        "timeout",
+        "body_limit",
+    ];
+
+    /// These layers less the one called `name` (one of [`Layers::NAMES`]).
+    pub fn without(self, name: &str) -> Result<Self, String> {
+        let mut layers = self;
+        let switch = match name {
+            "request_id" => &mut layers.request_id,
+            "metrics" => &mut layers.metrics,
+            "trace" => &mut layers.trace,
+            "error_mapping" => &mut layers.error_mapping,
+            "timeout" => &mut layers.timeout,
+            "body_limit" => &mut layers.body_limit,
+            "cors" => &mut layers.cors,
+            "nosniff" => &mut layers.nosniff,
+            _ => {
+                return Err(format!(
+                    "{name:?} is not a layer; the layers are {}",
+                    Self::NAMES.join(",")
+                ));
+            }
+        };
+        *switch = false;
+        Ok(layers)
+    }
+
+    /// [`stack`] with these layers.
+    pub fn stack<S>(self, router: Router<S>) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        self.stack_without_metrics(router.route("/metrics", axum::routing::get(crate::metrics::render)))
+    }
+
+    /// [`stack_without_metrics`] with these layers.
+    pub fn stack_without_metrics<S>(self, router: Router<S>) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let mut router = router
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed);
+        if self.body_limit {
+            router = router
+                .layer(DefaultBodyLimit::max(BODY_LIMIT))
+                .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+        }
+        if self.timeout {
+            router = router.layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ));
+        }
+        if self.error_mapping {
+            router = router.layer(middleware::from_fn(json_errors));
+        }
+        if self.trace {
+            router = router.layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(make_span)
+                    .on_request(())
+                    .on_response(on_response)
+                    .on_failure(()),
+            );
+        }
+        match (self.request_id, self.metrics) {
+            (true, true) => router.layer(middleware::from_fn(crate::request_id::request_id_and_metrics)),
+            (true, false) => router.layer(middleware::from_fn(crate::request_id::request_id_only)),
+            (false, true) => router.layer(middleware::from_fn(crate::request_id::metrics_only)),
+            (false, false) => router,
+        }
+    }
 }
 
 /// `X-Content-Type-Options: nosniff` on every answer, so that no browser reads a JSON answer

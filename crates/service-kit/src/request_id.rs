@@ -56,6 +56,30 @@ pub async fn request_id_and_metrics(mut req: Request, next: Next) -> Response {
     response
 }
 
+/// [`request_id_and_metrics`] without the metrics, for the benchmark's ceiling only
+/// ([`crate::middleware::Layers`]).
+pub async fn request_id_only(mut req: Request, next: Next) -> Response {
+    let id = request_id(&req);
+    req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+    let mut response = next.run(req).await;
+    response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    response
+}
+
+/// [`request_id_and_metrics`] without the request id, for the benchmark's ceiling only
+/// ([`crate::middleware::Layers`]).
+pub async fn metrics_only(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| UNMATCHED_ROUTE.to_owned(), |path| path.as_str().to_owned());
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    record_request(&route, &method, response.status(), started.elapsed());
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

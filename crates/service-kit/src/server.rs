@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 
 use crate::cors::CorsArgs;
 use crate::metrics::MetricsArgs;
+use crate::middleware::Layers;
 use crate::postgres::DatabaseArgs;
 use crate::rate_limit::RateLimitArgs;
 use crate::serve::HttpArgs;
@@ -118,13 +119,27 @@ pub struct Server {
 /// middleware stack, `readiness` for `/readyz`, `GET /metrics` when `metrics_here`, CORS as
 /// `cors` allows, and `X-Content-Type-Options: nosniff` on every answer, preflights included.
 pub fn app(routes: Router, readiness: Arc<dyn Readiness>, cors: &CorsArgs, metrics_here: bool) -> Router {
-    let routes = routes.layer(Extension(readiness));
+    wrap(routes.layer(Extension(readiness)), cors, metrics_here, Layers::ALL)
+}
+
+/// What [`app`] puts around `routes`, with the `layers` given: [`Layers::ALL`] for the servers;
+/// the benchmark's ceiling leaves some out.
+pub fn wrap(routes: Router, cors: &CorsArgs, metrics_here: bool, layers: Layers) -> Router {
     let stacked = if metrics_here {
-        crate::middleware::stack(routes)
+        layers.stack(routes)
     } else {
-        crate::middleware::stack_without_metrics(routes)
+        layers.stack_without_metrics(routes)
     };
-    crate::middleware::nosniff(crate::cors::apply(stacked, cors))
+    let stacked = if layers.cors {
+        crate::cors::apply(stacked, cors)
+    } else {
+        stacked
+    };
+    if layers.nosniff {
+        crate::middleware::nosniff(stacked)
+    } else {
+        stacked
+    }
 }
 
 impl Server {

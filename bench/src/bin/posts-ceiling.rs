@@ -18,7 +18,7 @@ use service_kit::telemetry::LogFormat;
 async fn main() -> ExitCode {
     let shutdown = service_kit::serve::shutdown_signal();
     let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
-    service_kit::telemetry::init_with(&log, LogFormat::Text);
+    let _log = service_kit::telemetry::init_with(&log, LogFormat::Text);
     let settings = (|| {
         let addr = bench::stand_in_addr()?;
         let cors = CorsArgs {

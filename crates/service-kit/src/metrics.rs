@@ -21,6 +21,8 @@ pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
 pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
 /// Connections closed as soon as they were accepted, because the connection cap was reached.
 pub const HTTP_CONNECTIONS_REFUSED: &str = "http_connections_refused_total";
+/// Log lines dropped because the log writer had fallen behind ([`crate::telemetry`]).
+pub const LOG_LINES_DROPPED: &str = "log_lines_dropped_total";
 /// The `route` label of a request that matched no route: one label for every unknown path.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 
@@ -57,13 +59,19 @@ pub fn install() -> &'static PrometheusHandle {
                 metrics::Unit::Seconds,
                 "HTTP request latency until the response head, by route and method."
             );
+            metrics::describe_counter!(
+                LOG_LINES_DROPPED,
+                "Log lines dropped because the log writer had fallen behind."
+            );
+            count_dropped_log_lines();
         }
         handle
     })
 }
 
 /// Folds histogram samples into their buckets every few seconds, so that memory stays bounded
-/// however rarely `/metrics` is scraped. Runs until dropped or aborted.
+/// however rarely `/metrics` is scraped, and updates the count of dropped log lines. Runs
+/// until dropped or aborted.
 pub async fn upkeep() {
     let handle = install();
     let mut ticks = tokio::time::interval(UPKEEP_INTERVAL);
@@ -71,7 +79,13 @@ pub async fn upkeep() {
     loop {
         ticks.tick().await;
         handle.run_upkeep();
+        count_dropped_log_lines();
     }
+}
+
+/// Brings `log_lines_dropped_total` up to the log writer's own count.
+fn count_dropped_log_lines() {
+    metrics::counter!(LOG_LINES_DROPPED).absolute(crate::telemetry::dropped_lines());
 }
 
 /// `GET /metrics`: every series of the process in the Prometheus text exposition format 0.0.4.

@@ -221,7 +221,8 @@ where
 {
     // Installed before the port is announced, so an early SIGTERM is graceful too.
     let shutdown = crate::serve::shutdown_signal();
-    crate::telemetry::init_with(&settings.log, settings.log_format);
+    // Held to the end of `main`: dropping it writes out the lines still queued.
+    let _log = crate::telemetry::init_with(&settings.log, settings.log_format);
     let server = match build.await {
         Ok(server) => server,
         Err(err) => {
@@ -236,7 +237,12 @@ where
     }
     // Scripts and tests started with port 0 read the port from this line.
     println!("{} listening on http://{addr}", server.name);
-    match server.run_with_shutdown(shutdown).await {
+    let served = server.run_with_shutdown(shutdown).await;
+    let dropped = crate::telemetry::dropped_lines();
+    if dropped > 0 {
+        tracing::warn!(dropped, "log lines dropped because the log writer had fallen behind");
+    }
+    match served {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

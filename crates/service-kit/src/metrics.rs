@@ -2,14 +2,16 @@
 //! the `GET /metrics` handler that renders them in the Prometheus text format, and the
 //! listener of its own that `METRICS_ADDR` gives it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -164,16 +166,42 @@ pub fn split_shutdown(
 /// `other`, so the number of series stays bounded whatever clients send.
 pub fn record_request(route: &str, method: &Method, status: StatusCode, latency: Duration) {
     let method = method_label(method);
-    metrics::counter!(
-        HTTP_REQUESTS,
-        "route" => route.to_owned(),
-        "method" => method,
-        "status" => status.as_str().to_owned(),
-    )
-    .increment(1);
-    metrics::histogram!(HTTP_REQUEST_DURATION, "route" => route.to_owned(), "method" => method)
-        .record(latency.as_secs_f64());
+    let known = SERIES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(route)
+        .and_then(|of_route| of_route.get(&(method, status.as_u16())).cloned());
+    let (requests, duration) = known.unwrap_or_else(|| {
+        let series = (
+            metrics::counter!(
+                HTTP_REQUESTS,
+                "route" => route.to_owned(),
+                "method" => method,
+                "status" => status.as_str().to_owned(),
+            ),
+            metrics::histogram!(HTTP_REQUEST_DURATION, "route" => route.to_owned(), "method" => method),
+        );
+        // Before the recorder is installed these are no-ops, not to be kept.
+        if HANDLE.get().is_some() {
+            SERIES
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(route.to_owned())
+                .or_default()
+                .insert((method, status.as_u16()), series.clone());
+        }
+        series
+    });
+    requests.increment(1);
+    duration.record(latency.as_secs_f64());
 }
+
+/// The request counter and latency histogram of each route, method and status seen so far,
+/// so that a request adds to them without building their keys (labels, allocations, hashing
+/// in the recorder) again. As bounded as the labels are.
+type Series = HashMap<String, HashMap<(&'static str, u16), (Counter, Histogram)>>;
+
+static SERIES: LazyLock<RwLock<Series>> = LazyLock::new(RwLock::default);
 
 fn method_label(method: &Method) -> &'static str {
     match *method {

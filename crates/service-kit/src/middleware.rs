@@ -9,6 +9,8 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::cors::CorsLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -114,7 +116,7 @@ impl Layers {
         Ok(layers)
     }
 
-    /// [`stack`] with these layers.
+    /// [`stack`] with these layers (CORS and `nosniff` aside: see [`Layers::wrap`]).
     pub fn stack<S>(self, router: Router<S>) -> Router<S>
     where
         S: Clone + Send + Sync + 'static,
@@ -122,53 +124,88 @@ impl Layers {
         self.stack_without_metrics(router.route("/metrics", axum::routing::get(crate::metrics::render)))
     }
 
-    /// [`stack_without_metrics`] with these layers.
+    /// [`stack_without_metrics`] with these layers (CORS and `nosniff` aside: see
+    /// [`Layers::wrap`]).
     pub fn stack_without_metrics<S>(self, router: Router<S>) -> Router<S>
     where
         S: Clone + Send + Sync + 'static,
     {
-        let mut router = router
+        Self {
+            cors: false,
+            nosniff: false,
+            ..self
+        }
+        .wrap(router, None)
+    }
+
+    /// `router`, with the JSON answers for unknown paths and methods, behind these layers,
+    /// outermost first: `nosniff`, `cors` (when `cors` is a layer), the request id and metrics,
+    /// the trace span, the JSON errors, the timeout and the body limit.
+    ///
+    /// All of them make one tower stack, added with one `Router::layer`: each `Router::layer`
+    /// boxes the service of every route again, and a request pays for each box (a clone, an
+    /// allocation, a boxed future and a conversion of the answer), which made the stack's
+    /// eight layers cost more than what most of them do. A layer that is left out is the
+    /// identity; a layer that changes the answer's body type is followed by the conversion to
+    /// axum's `Response`, so that every combination has the same types.
+    pub fn wrap<S>(self, router: Router<S>, cors: Option<CorsLayer>) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let trace = TraceLayer::new_for_http()
+            .make_span_with(make_span as fn(&Request) -> Span)
+            .on_request(())
+            .on_response(on_response as fn(&Response, Duration, &Span))
+            .on_failure(());
+        let stack = ServiceBuilder::new()
+            .option_layer(self.nosniff.then(nosniff_layer))
+            .option_layer(cors.filter(|_| self.cors))
+            .option_layer(
+                (self.request_id && self.metrics)
+                    .then(|| middleware::from_fn(crate::request_id::request_id_and_metrics)),
+            )
+            .option_layer(
+                (self.request_id && !self.metrics).then(|| middleware::from_fn(crate::request_id::request_id_only)),
+            )
+            .option_layer(
+                (!self.request_id && self.metrics).then(|| middleware::from_fn(crate::request_id::metrics_only)),
+            )
+            .option_layer(self.trace.then(|| {
+                ServiceBuilder::new()
+                    .map_response(into_response as fn(_) -> Response)
+                    .layer(trace)
+            }))
+            .option_layer(self.error_mapping.then(|| middleware::from_fn(json_errors)))
+            .option_layer(
+                self.timeout
+                    .then(|| TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT)),
+            )
+            .option_layer(self.body_limit.then(|| {
+                ServiceBuilder::new()
+                    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+                    .map_response(into_response as fn(_) -> Response)
+                    .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+            }));
+        router
             .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed);
-        if self.body_limit {
-            router = router
-                .layer(DefaultBodyLimit::max(BODY_LIMIT))
-                .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
-        }
-        if self.timeout {
-            router = router.layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                REQUEST_TIMEOUT,
-            ));
-        }
-        if self.error_mapping {
-            router = router.layer(middleware::from_fn(json_errors));
-        }
-        if self.trace {
-            router = router.layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(make_span)
-                    .on_request(())
-                    .on_response(on_response)
-                    .on_failure(()),
-            );
-        }
-        match (self.request_id, self.metrics) {
-            (true, true) => router.layer(middleware::from_fn(crate::request_id::request_id_and_metrics)),
-            (true, false) => router.layer(middleware::from_fn(crate::request_id::request_id_only)),
-            (false, true) => router.layer(middleware::from_fn(crate::request_id::metrics_only)),
-            (false, false) => router,
-        }
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(stack)
     }
 }
 
-/// `X-Content-Type-Options: nosniff` on every answer, so that no browser reads a JSON answer
-/// as anything else. Wraps the whole router, CORS included, so that preflights carry it too.
+/// An answer of any body type as axum's own.
+fn into_response<R: IntoResponse>(response: R) -> Response {
+    response.into_response()
+}
+
+fn nosniff_layer() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"))
+}
+
+/// `X-Content-Type-Options: nosniff` on every answer. Wraps the whole router, CORS included, so
+/// that preflights carry it too.
 pub fn nosniff(router: Router) -> Router {
-    router.layer(SetResponseHeaderLayer::overriding(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ))
+    router.layer(nosniff_layer())
 }
 
 async fn not_found() -> ApiError {

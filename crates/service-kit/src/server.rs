@@ -125,21 +125,12 @@ pub fn app(routes: Router, readiness: Arc<dyn Readiness>, cors: &CorsArgs, metri
 /// What [`app`] puts around `routes`, with the `layers` given: [`Layers::ALL`] for the servers;
 /// the benchmark's ceiling leaves some out.
 pub fn wrap(routes: Router, cors: &CorsArgs, metrics_here: bool, layers: Layers) -> Router {
-    let stacked = if metrics_here {
-        layers.stack(routes)
+    let routes = if metrics_here {
+        routes.route("/metrics", axum::routing::get(crate::metrics::render))
     } else {
-        layers.stack_without_metrics(routes)
+        routes
     };
-    let stacked = if layers.cors {
-        crate::cors::apply(stacked, cors)
-    } else {
-        stacked
-    };
-    if layers.nosniff {
-        crate::middleware::nosniff(stacked)
-    } else {
-        stacked
-    }
+    layers.wrap(routes, cors.layer())
 }
 
 impl Server {

@@ -7,8 +7,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 /// How log lines are written (`LOG_FORMAT`).
 #[derive(clap::ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -45,22 +48,30 @@ pub fn init(filter: &str) {
 ///
 /// Keep the guard until the process ends: dropping it writes out the lines still waiting.
 pub fn init_with(filter: &str, format: LogFormat) -> LogGuard {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::stdout().is_terminal();
     let writer = BatchWriter::default();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_writer(writer.clone());
+    let registry = tracing_subscriber::registry().with(level_filter(filter));
     let installed = match format {
-        LogFormat::Text => builder.with_ansi(ansi).try_init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(ansi)
+                    .with_writer(writer.clone()),
+            )
+            .try_init(),
         // `spans` lists every span the event is in, outermost first, each with its fields:
         // the request span's method, route, request id, status and latency among them.
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(true)
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(true)
+                    .with_target(false)
+                    .with_writer(writer.clone()),
+            )
             .try_init(),
     };
     if installed.is_err() {
@@ -76,6 +87,27 @@ pub fn init_with(filter: &str, format: LogFormat) -> LogGuard {
             .ok()
     };
     LogGuard { thread, writer }
+}
+
+/// The filter for `filter`: levels per target (`info`, `auth_server=debug,info`) with
+/// [`Targets`], which decides once per call site; anything more (span or field directives) with
+/// [`EnvFilter`], which also looks every span up in a table shared by all threads, under a
+/// lock, each time a request's span is entered or left.
+fn level_filter(filter: &str) -> Box<dyn Layer<Registry> + Send + Sync> {
+    match targets(filter) {
+        Some(targets) => Box::new(targets),
+        None => Box::new(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"))),
+    }
+}
+
+/// `filter` as levels per target, when that is all it says: every comma-separated part a
+/// `level`, a `target=level` or a `target`, none empty (which [`EnvFilter`] would skip) and
+/// none with a span or field directive (`[span{field=value}]`).
+fn targets(filter: &str) -> Option<Targets> {
+    let simple = filter
+        .split(',')
+        .all(|part| !part.trim().is_empty() && !part.contains(['[', ']', '{', '}']));
+    if simple { filter.parse().ok() } else { None }
 }
 
 /// Log lines dropped so far because the writer thread had fallen [`MAX_WAITING`] behind.
@@ -215,7 +247,29 @@ impl Write for &BatchWriter {
 
 #[cfg(test)]
 mod tests {
+    use tracing::Level;
+
     use super::*;
+
+    #[test]
+    fn levels_per_target_are_filtered_without_env_filter_and_the_rest_with_it() {
+        let per_target = targets("auth_server=debug,info").expect("levels per target");
+        assert!(per_target.would_enable("auth_server::routes", &Level::DEBUG));
+        assert!(!per_target.would_enable("sqlx::query", &Level::DEBUG));
+        assert!(per_target.would_enable("sqlx::query", &Level::INFO));
+        let warn = targets("warn").expect("a level");
+        assert!(!warn.would_enable("service_kit::middleware", &Level::INFO));
+        assert!(warn.would_enable("service_kit::middleware", &Level::WARN));
+        for other in [
+            "",
+            " ",
+            "info,",
+            "[request]=debug",
+            "info,[request{route=/posts}]=trace",
+        ] {
+            assert!(targets(other).is_none(), "{other:?} goes to EnvFilter");
+        }
+    }
 
     /// Everything written before the guard is dropped is written out, in order, once.
     #[test]

@@ -6,8 +6,8 @@
 //! `BENCH_POSTGRES_URL` (a server where it may create and drop `bench_*`
 //! databases; default `postgres://postgres@127.0.0.1:5432/postgres`),
 //! `BENCH_ONLY` (some of `startup,posts,stack,token,login,memory`: a partial run for
-//! profiling, printed but not written to the README), `BENCH_BACKENDS`
-//! (`sqlite`, `postgresql`: likewise).
+//! profiling, printed but not written to the README, except for `stack`, whose table is
+//! its own), `BENCH_BACKENDS` (`sqlite`, `postgresql`: printed only).
 //!
 //! `bench soak` (or `BENCH_SOAK=1`) runs the soak instead: see `soak.rs`.
 
@@ -154,7 +154,17 @@ async fn run() -> Result<()> {
     }
     if wanted("stack") && backends.contains(&Backend::Sqlite) {
         eprintln!("bench: GET /posts against bare axum, layer by layer, at RUST_LOG=info and warn");
-        stack::run(&bench, &mut report).await?;
+        // A table of its own, written by `BENCH_ONLY=stack` runs too.
+        let stack_started = Instant::now();
+        let mut stack_report = Report::new(bench.round, bench.rounds);
+        stack::run(&bench, &mut stack_report).await?;
+        stack_report.elapsed(stack_started.elapsed());
+        println!("{}", stack_report.table());
+        if std::env::var_os("BENCH_BACKENDS").is_none() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+            report::write_between(&path, stack::BEGIN, stack::END, &stack_report.table())?;
+            eprintln!("bench: wrote the stack table in {}", path.display());
+        }
     }
     let mut sqlite_sessions = None;
     for &backend in backends.iter().filter(|_| wanted("token") || wanted("memory")) {

@@ -21,6 +21,10 @@ use crate::process::Server;
 use crate::report::{self, Report, Target};
 use crate::{Bench, Result, median, medians, sign_in, write_posts};
 
+/// The markers of this part's own table in `bench/README.md`.
+pub const BEGIN: &str = "<!-- stack:begin (written by bench/run, or BENCH_ONLY=stack; edits here are overwritten) -->";
+pub const END: &str = "<!-- stack:end -->";
+
 /// The origin the benchmark's requests come from, allowed by the servers as a browser
 /// client's would be: CORS is part of the stack measured.
 const ORIGIN: &str = "https://app.example.com";

@@ -104,7 +104,7 @@ impl Readiness for Ready {
 ///
 /// [`Layers::ALL`]: service_kit::middleware::Layers::ALL
 pub fn ceiling_app(posts: Vec<store::Post>, cors: &CorsArgs, layers: service_kit::middleware::Layers) -> Router {
-    service_kit::server::wrap(ceiling_routes(posts), cors, true, layers)
+    service_kit::server::wrap(ceiling_routes(posts), None, cors, true, layers)
 }
 
 /// The one route of [`ceiling_app`], without any middleware: what the benchmark's bare axum

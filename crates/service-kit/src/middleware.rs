@@ -1,14 +1,14 @@
 //! The middleware stack every route of both servers runs behind.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
 use tower::ServiceBuilder;
 use tower_http::cors::CorsLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -135,12 +135,13 @@ impl Layers {
             nosniff: false,
             ..self
         }
-        .wrap(router, None)
+        .wrap(router, None, None)
     }
 
     /// `router`, with the JSON answers for unknown paths and methods, behind these layers,
     /// outermost first: `nosniff`, `cors` (when `cors` is a layer), the request id and metrics,
-    /// the trace span, the JSON errors, the timeout and the body limit.
+    /// the trace span, the JSON errors, the timeout and the body limit; then, for the handlers,
+    /// `readiness` as a request extension (`GET /readyz` asks it).
     ///
     /// All of them make one tower stack, added with one `Router::layer`: each `Router::layer`
     /// boxes the service of every route again, and a request pays for each box (a clone, an
@@ -148,7 +149,12 @@ impl Layers {
     /// eight layers cost more than what most of them do. A layer that is left out is the
     /// identity; a layer that changes the answer's body type is followed by the conversion to
     /// axum's `Response`, so that every combination has the same types.
-    pub fn wrap<S>(self, router: Router<S>, cors: Option<CorsLayer>) -> Router<S>
+    pub fn wrap<S>(
+        self,
+        router: Router<S>,
+        cors: Option<CorsLayer>,
+        readiness: Option<Arc<dyn crate::server::Readiness>>,
+    ) -> Router<S>
     where
         S: Clone + Send + Sync + 'static,
     {
@@ -185,7 +191,8 @@ impl Layers {
                     .layer(DefaultBodyLimit::max(BODY_LIMIT))
                     .map_response(into_response as fn(_) -> Response)
                     .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-            }));
+            }))
+            .option_layer(readiness.map(Extension));
         router
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)

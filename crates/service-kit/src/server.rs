@@ -119,18 +119,24 @@ pub struct Server {
 /// middleware stack, `readiness` for `/readyz`, `GET /metrics` when `metrics_here`, CORS as
 /// `cors` allows, and `X-Content-Type-Options: nosniff` on every answer, preflights included.
 pub fn app(routes: Router, readiness: Arc<dyn Readiness>, cors: &CorsArgs, metrics_here: bool) -> Router {
-    wrap(routes.layer(Extension(readiness)), cors, metrics_here, Layers::ALL)
+    wrap(routes, Some(readiness), cors, metrics_here, Layers::ALL)
 }
 
 /// What [`app`] puts around `routes`, with the `layers` given: [`Layers::ALL`] for the servers;
-/// the benchmark's ceiling leaves some out.
-pub fn wrap(routes: Router, cors: &CorsArgs, metrics_here: bool, layers: Layers) -> Router {
+/// the benchmark's ceiling leaves some out, and has no readiness.
+pub fn wrap(
+    routes: Router,
+    readiness: Option<Arc<dyn Readiness>>,
+    cors: &CorsArgs,
+    metrics_here: bool,
+    layers: Layers,
+) -> Router {
     let routes = if metrics_here {
         routes.route("/metrics", axum::routing::get(crate::metrics::render))
     } else {
         routes
     };
-    layers.wrap(routes, cors.layer())
+    layers.wrap(routes, cors.layer(), readiness)
 }
 
 impl Server {

@@ -10,7 +10,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{HeaderName, Method, header};
 use clap::Args;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -55,18 +54,6 @@ impl CorsArgs {
                 .expose_headers(EXPOSED_HEADERS.map(HeaderName::from_static))
                 .max_age(PREFLIGHT_MAX_AGE),
         )
-    }
-}
-
-/// Wraps `router` in the CORS layer of `cors`, outside everything else, so that every answer
-/// (errors and rate limits included) carries the grant; unchanged when no origin is allowed.
-pub fn apply<S>(router: Router<S>, cors: &CorsArgs) -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    match cors.layer() {
-        Some(layer) => router.layer(layer),
-        None => router,
     }
 }
 

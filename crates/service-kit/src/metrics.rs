@@ -136,7 +136,11 @@ impl MetricsArgs {
 /// Serves `GET /metrics` alone on `listener`, behind the same middleware as the API (request
 /// ids, JSON errors, `nosniff`), until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let router = crate::middleware::nosniff(crate::middleware::stack(Router::new()));
+    let layers = crate::middleware::Layers {
+        cors: false,
+        ..crate::middleware::Layers::ALL
+    };
+    let router = layers.wrap(Router::new().route("/metrics", axum::routing::get(render)), None, None);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await

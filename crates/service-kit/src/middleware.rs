@@ -205,14 +205,9 @@ fn into_response<R: IntoResponse>(response: R) -> Response {
     response.into_response()
 }
 
+/// `X-Content-Type-Options: nosniff` on every answer; outermost, CORS preflights included.
 fn nosniff_layer() -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"))
-}
-
-/// `X-Content-Type-Options: nosniff` on every answer. Wraps the whole router, CORS included, so
-/// that preflights carry it too.
-pub fn nosniff(router: Router) -> Router {
-    router.layer(nosniff_layer())
 }
 
 async fn not_found() -> ApiError {

@@ -1,5 +1,9 @@
-//! What the harness (`bench`) and the ceiling server (`posts-ceiling`) share:
+//! What the harness (`bench`) and its servers (`posts-ceiling`, `posts-bare`) share:
 //! the posts that `GET /posts` answers with in the benchmark.
+
+use std::net::SocketAddr;
+
+use posts_server::store::Post;
 
 /// How many posts the benchmark user has: each `GET /posts` answers all of them.
 pub const POSTS: usize = 20;
@@ -12,4 +16,34 @@ pub fn post_text(i: usize) -> (String, String) {
          real list would: about a hundred and fifty bytes of text."
     );
     (title, body)
+}
+
+/// The benchmark user's posts as the real server stores them, newest first, for the ceiling
+/// and the bare server: `CEILING_USER_ID` and `CEILING_USERNAME` name their owner.
+pub fn stand_in_posts() -> Vec<Post> {
+    let user_id = std::env::var("CEILING_USER_ID").unwrap_or_default();
+    let username = std::env::var("CEILING_USERNAME").unwrap_or_default();
+    let now_ms = service_kit::now_unix_ms();
+    (1..=POSTS)
+        .rev()
+        .map(|i| {
+            let (title, body) = post_text(i);
+            Post {
+                id: i64::try_from(i).unwrap_or_default(),
+                user_id: user_id.clone(),
+                username: username.clone(),
+                title,
+                body,
+                created_at: now_ms,
+            }
+        })
+        .collect()
+}
+
+/// `CEILING_ADDR`, `127.0.0.1:0` by default.
+pub fn stand_in_addr() -> Result<SocketAddr, String> {
+    std::env::var("CEILING_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:0".into())
+        .parse()
+        .map_err(|e| format!("CEILING_ADDR: {e}"))
 }

@@ -5,9 +5,9 @@
 //! Settings: `BENCH_SECONDS` (one round, default 5), `BENCH_ROUNDS` (default 5),
 //! `BENCH_POSTGRES_URL` (a server where it may create and drop `bench_*`
 //! databases; default `postgres://postgres@127.0.0.1:5432/postgres`),
-//! `BENCH_ONLY` (some of `startup,posts,token,login,memory`: a partial run for
-//! profiling, printed but not written to the README), `BENCH_BACKENDS`
-//! (`sqlite`, `postgresql`: likewise).
+//! `BENCH_ONLY` (some of `startup,posts,stack,token,login,memory`: a partial run for
+//! profiling, printed but not written to the README, except for `stack`, whose table is
+//! its own), `BENCH_BACKENDS` (`sqlite`, `postgresql`: printed only).
 //!
 //! `bench soak` (or `BENCH_SOAK=1`) runs the soak instead: see `soak.rs`.
 
@@ -18,6 +18,7 @@ mod report;
 mod seed;
 mod series;
 mod soak;
+mod stack;
 mod wrk;
 
 use std::net::SocketAddr;
@@ -63,6 +64,7 @@ struct Bench {
     auth_bin: PathBuf,
     posts_bin: PathBuf,
     ceiling_bin: PathBuf,
+    bare_bin: PathBuf,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -115,7 +117,11 @@ async fn run() -> Result<()> {
     let bench = Bench::new("1h")?;
     let dir = bench.dir.clone();
     let mut report = Report::new(bench.round, bench.rounds);
-    report::criterion(&mut report)?;
+    let only = std::env::var("BENCH_ONLY").ok();
+    // A partial run is for profiling: it needs no criterion run first.
+    if only.is_none() {
+        report::criterion(&mut report)?;
+    }
     let postgres = Postgres::connect().await;
     let backends: Vec<Backend> = match &postgres {
         Ok(_) => vec![Backend::Sqlite, Backend::Postgres],
@@ -134,7 +140,6 @@ async fn run() -> Result<()> {
         Err(_) => backends,
     };
 
-    let only = std::env::var("BENCH_ONLY").ok();
     let wanted = |part: &str| {
         only.as_deref()
             .is_none_or(|only| only.split(',').any(|p| p.trim() == part))
@@ -146,6 +151,20 @@ async fn run() -> Result<()> {
     for &backend in backends.iter().filter(|_| wanted("posts")) {
         eprintln!("bench: GET /posts against the ceiling on {}", backend.name());
         posts_vs_ceiling(&bench, postgres.as_ref(), backend, &mut report).await?;
+    }
+    if wanted("stack") && backends.contains(&Backend::Sqlite) {
+        eprintln!("bench: GET /posts against bare axum, layer by layer, at RUST_LOG=info and warn");
+        // A table of its own, written by `BENCH_ONLY=stack` runs too.
+        let stack_started = Instant::now();
+        let mut stack_report = Report::new(bench.round, bench.rounds);
+        stack::run(&bench, &mut stack_report).await?;
+        stack_report.elapsed(stack_started.elapsed());
+        println!("{}", stack_report.table());
+        if std::env::var_os("BENCH_BACKENDS").is_none() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+            report::write_between(&path, stack::BEGIN, stack::END, &stack_report.table())?;
+            eprintln!("bench: wrote the stack table in {}", path.display());
+        }
     }
     let mut sqlite_sessions = None;
     for &backend in backends.iter().filter(|_| wanted("token") || wanted("memory")) {
@@ -248,6 +267,7 @@ impl Bench {
             auth_bin: process::binary("auth-server")?,
             posts_bin: process::binary("posts-server")?,
             ceiling_bin: process::binary("posts-ceiling")?,
+            bare_bin: process::binary("posts-bare")?,
         })
     }
 
@@ -284,6 +304,33 @@ impl Bench {
             ("POSTS_DATABASE_URL".into(), database_url.to_owned()),
         ]);
         Server::start(name, &self.posts_bin, &self.dir, &env, "/readyz").await
+    }
+
+    /// A posts server with `env` over the common settings.
+    async fn posts_with(&self, name: &str, database_url: &str, env: &[(&str, &str)]) -> Result<Server> {
+        let mut all = self.common();
+        all.push(("POSTS_DATABASE_URL".into(), database_url.to_owned()));
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Server::start(name, &self.posts_bin, &self.dir, &all, "/readyz").await
+    }
+
+    /// `posts-ceiling` or `posts-bare` (`binary`) answering `username`'s posts, at log level
+    /// `log`, with `env` besides.
+    async fn stand_in(
+        &self,
+        name: &str,
+        binary: &Path,
+        log: &str,
+        username: &str,
+        env: &[(&str, &str)],
+    ) -> Result<Server> {
+        let mut all = vec![
+            ("RUST_LOG".to_owned(), log.to_owned()),
+            ("CEILING_USERNAME".to_owned(), username.to_owned()),
+        ];
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        // It has no database: ready once it answers its one route.
+        Server::start(name, binary, &self.dir, &all, "/posts").await
     }
 
     async fn ceiling(&self, username: &str) -> Result<Server> {

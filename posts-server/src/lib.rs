@@ -98,15 +98,24 @@ impl Readiness for Ready {
 }
 
 /// The ceiling that `bench/` measures `GET /posts` against: this server's
-/// middleware stack answering `GET /posts` with the same JSON for `posts`,
-/// without a token check or a database. Not served by `posts-server` itself.
-pub fn ceiling_app(posts: Vec<store::Post>) -> Router {
+/// middleware stack (those of `layers`; [`Layers::ALL`] is the server's own, with CORS as
+/// `cors` allows) answering `GET /posts` with the same JSON for `posts`, without a token
+/// check or a database. Not served by `posts-server` itself.
+///
+/// [`Layers::ALL`]: service_kit::middleware::Layers::ALL
+pub fn ceiling_app(posts: Vec<store::Post>, cors: &CorsArgs, layers: service_kit::middleware::Layers) -> Router {
+    service_kit::server::wrap(ceiling_routes(posts), None, cors, true, layers)
+}
+
+/// The one route of [`ceiling_app`], without any middleware: what the benchmark's bare axum
+/// server serves.
+pub fn ceiling_routes(posts: Vec<store::Post>) -> Router {
     let posts = Arc::new(posts);
     let list = axum::routing::get(move || {
         let posts = Arc::clone(&posts);
         async move { routes::posts::render(posts.iter().cloned()) }
     });
-    service_kit::middleware::stack(Router::new().route("/posts", list))
+    Router::new().route("/posts", list)
 }
 
 /// How often rate-limit buckets that have filled up again are forgotten.

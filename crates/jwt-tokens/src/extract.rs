@@ -23,7 +23,9 @@ where
 {
     type Rejection = Rejection;
 
-    #[tracing::instrument(name = "authenticate", skip_all)]
+    // At `debug`, like the only lines logged in it: at the default `info` a span per request
+    // that no line shows would cost every request a span's creation, entries and closing.
+    #[tracing::instrument(name = "authenticate", level = "debug", skip_all)]
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers).map_err(|err| {
             tracing::debug!(reason = %err, "no usable Authorization header");

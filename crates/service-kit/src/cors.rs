@@ -10,7 +10,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{HeaderName, Method, header};
 use clap::Args;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -55,18 +54,6 @@ impl CorsArgs {
                 .expose_headers(EXPOSED_HEADERS.map(HeaderName::from_static))
                 .max_age(PREFLIGHT_MAX_AGE),
         )
-    }
-}
-
-/// Wraps `router` in the CORS layer of `cors`, outside everything else, so that every answer
-/// (errors and rate limits included) carries the grant; unchanged when no origin is allowed.
-pub fn apply<S>(router: Router<S>, cors: &CorsArgs) -> Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    match cors.layer() {
-        Some(layer) => router.layer(layer),
-        None => router,
     }
 }
 
@@ -124,9 +111,9 @@ pub struct OriginPattern {
 }
 
 impl OriginPattern {
-    fn matches(&self, origin: &Origin) -> bool {
-        origin.scheme == self.scheme
-            && origin.host == self.host
+    fn matches(&self, origin: &Origin<'_>) -> bool {
+        origin.scheme.eq_ignore_ascii_case(&self.scheme)
+            && origin.host.eq_ignore_ascii_case(&self.host)
             && match self.ports {
                 Ports::Any => true,
                 Ports::Exact(port) => origin.port == port,
@@ -146,15 +133,15 @@ impl FromStr for OriginPattern {
                 return Err(wrong("a port and `*` at once"));
             }
             return Ok(Self {
-                scheme: origin.scheme,
-                host: origin.host,
+                scheme: origin.scheme.to_ascii_lowercase(),
+                host: origin.host.to_ascii_lowercase(),
                 ports: Ports::Any,
             });
         }
         let origin = Origin::parse(entry).map_err(wrong)?;
         Ok(Self {
-            scheme: origin.scheme,
-            host: origin.host,
+            scheme: origin.scheme.to_ascii_lowercase(),
+            host: origin.host.to_ascii_lowercase(),
             ports: Ports::Exact(origin.port),
         })
     }
@@ -169,23 +156,26 @@ impl fmt::Display for OriginPattern {
     }
 }
 
-/// A serialized origin as browsers send it in `Origin`: `http` or `https`, a host, an optional port.
-struct Origin {
-    scheme: String,
-    host: String,
+/// A serialized origin as browsers send it in `Origin`: `http` or `https`, a host, an optional port;
+/// borrowed from the header, as sent (compared without regard to case), so that checking a
+/// request's origin allocates nothing.
+struct Origin<'a> {
+    scheme: &'a str,
+    host: &'a str,
     /// The scheme's default port when none is named.
     port: u16,
     explicit_port: bool,
 }
 
-impl Origin {
-    fn parse(text: &str) -> Result<Self, &'static str> {
+impl<'a> Origin<'a> {
+    fn parse(text: &'a str) -> Result<Self, &'static str> {
         let (scheme, rest) = text.split_once("://").ok_or("no scheme")?;
-        let scheme = scheme.to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "http" => 80,
-            "https" => 443,
-            _ => return Err("only http and https"),
+        let default_port = if scheme.eq_ignore_ascii_case("http") {
+            80
+        } else if scheme.eq_ignore_ascii_case("https") {
+            443
+        } else {
+            return Err("only http and https");
         };
         if rest.contains(['/', '?', '#', '@']) {
             return Err("no path, query or user allowed");
@@ -211,7 +201,7 @@ impl Origin {
         };
         Ok(Self {
             scheme,
-            host: host.to_ascii_lowercase(),
+            host,
             port: port.unwrap_or(default_port),
             explicit_port: port.is_some(),
         })

@@ -2,14 +2,16 @@
 //! the `GET /metrics` handler that renders them in the Prometheus text format, and the
 //! listener of its own that `METRICS_ADDR` gives it.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -21,6 +23,8 @@ pub const HTTP_REQUEST_DURATION: &str = "http_request_duration_seconds";
 pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
 /// Connections closed as soon as they were accepted, because the connection cap was reached.
 pub const HTTP_CONNECTIONS_REFUSED: &str = "http_connections_refused_total";
+/// Log lines dropped because the log writer had fallen behind ([`crate::telemetry`]).
+pub const LOG_LINES_DROPPED: &str = "log_lines_dropped_total";
 /// The `route` label of a request that matched no route: one label for every unknown path.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 
@@ -57,13 +61,19 @@ pub fn install() -> &'static PrometheusHandle {
                 metrics::Unit::Seconds,
                 "HTTP request latency until the response head, by route and method."
             );
+            metrics::describe_counter!(
+                LOG_LINES_DROPPED,
+                "Log lines dropped because the log writer had fallen behind."
+            );
+            count_dropped_log_lines();
         }
         handle
     })
 }
 
 /// Folds histogram samples into their buckets every few seconds, so that memory stays bounded
-/// however rarely `/metrics` is scraped. Runs until dropped or aborted.
+/// however rarely `/metrics` is scraped, and updates the count of dropped log lines. Runs
+/// until dropped or aborted.
 pub async fn upkeep() {
     let handle = install();
     let mut ticks = tokio::time::interval(UPKEEP_INTERVAL);
@@ -71,7 +81,13 @@ pub async fn upkeep() {
     loop {
         ticks.tick().await;
         handle.run_upkeep();
+        count_dropped_log_lines();
     }
+}
+
+/// Brings `log_lines_dropped_total` up to the log writer's own count.
+fn count_dropped_log_lines() {
+    metrics::counter!(LOG_LINES_DROPPED).absolute(crate::telemetry::dropped_lines());
 }
 
 /// `GET /metrics`: every series of the process in the Prometheus text exposition format 0.0.4.
@@ -120,7 +136,11 @@ impl MetricsArgs {
 /// Serves `GET /metrics` alone on `listener`, behind the same middleware as the API (request
 /// ids, JSON errors, `nosniff`), until `shutdown` resolves.
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let router = crate::middleware::nosniff(crate::middleware::stack(Router::new()));
+    let layers = crate::middleware::Layers {
+        cors: false,
+        ..crate::middleware::Layers::ALL
+    };
+    let router = layers.wrap(Router::new().route("/metrics", axum::routing::get(render)), None, None);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
@@ -150,16 +170,42 @@ pub fn split_shutdown(
 /// `other`, so the number of series stays bounded whatever clients send.
 pub fn record_request(route: &str, method: &Method, status: StatusCode, latency: Duration) {
     let method = method_label(method);
-    metrics::counter!(
-        HTTP_REQUESTS,
-        "route" => route.to_owned(),
-        "method" => method,
-        "status" => status.as_str().to_owned(),
-    )
-    .increment(1);
-    metrics::histogram!(HTTP_REQUEST_DURATION, "route" => route.to_owned(), "method" => method)
-        .record(latency.as_secs_f64());
+    let known = SERIES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(route)
+        .and_then(|of_route| of_route.get(&(method, status.as_u16())).cloned());
+    let (requests, duration) = known.unwrap_or_else(|| {
+        let series = (
+            metrics::counter!(
+                HTTP_REQUESTS,
+                "route" => route.to_owned(),
+                "method" => method,
+                "status" => status.as_str().to_owned(),
+            ),
+            metrics::histogram!(HTTP_REQUEST_DURATION, "route" => route.to_owned(), "method" => method),
+        );
+        // Before the recorder is installed these are no-ops, not to be kept.
+        if HANDLE.get().is_some() {
+            SERIES
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(route.to_owned())
+                .or_default()
+                .insert((method, status.as_u16()), series.clone());
+        }
+        series
+    });
+    requests.increment(1);
+    duration.record(latency.as_secs_f64());
 }
+
+/// The request counter and latency histogram of each route, method and status seen so far,
+/// so that a request adds to them without building their keys (labels, allocations, hashing
+/// in the recorder) again. As bounded as the labels are.
+type Series = HashMap<String, HashMap<(&'static str, u16), (Counter, Histogram)>>;
+
+static SERIES: LazyLock<RwLock<Series>> = LazyLock::new(RwLock::default);
 
 fn method_label(method: &Method) -> &'static str {
     match *method {

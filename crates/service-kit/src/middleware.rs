@@ -1,14 +1,16 @@
 //! The middleware stack every route of both servers runs behind.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use tower::ServiceBuilder;
+use tower_http::cors::CorsLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -31,7 +33,7 @@ pub fn stack<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    stack_without_metrics(router.route("/metrics", axum::routing::get(crate::metrics::render)))
+    Layers::ALL.stack(router)
 }
 
 /// [`stack`] without `GET /metrics`, for a server whose metrics have a listener of their own
@@ -40,33 +42,172 @@ pub fn stack_without_metrics<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(middleware::from_fn(json_errors))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(make_span)
-                .on_request(())
-                .on_response(on_response)
-                .on_failure(()),
-        )
-        .layer(middleware::from_fn(crate::request_id::request_id_and_metrics))
+    Layers::ALL.stack_without_metrics(router)
 }
 
-/// `X-Content-Type-Options: nosniff` on every answer, so that no browser reads a JSON answer
-/// as anything else. Wraps the whole router, CORS included, so that preflights carry it too.
-pub fn nosniff(router: Router) -> Router {
-    router.layer(SetResponseHeaderLayer::overriding(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ))
+/// Which layers of the stack (and of [`crate::server::app`] around it) are built. The servers
+/// always build them all ([`Layers::ALL`]); only the benchmark's ceiling leaves some out, one
+/// at a time, to measure what each costs per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layers {
+    /// The `x-request-id` of every request and response.
+    pub request_id: bool,
+    /// The request count and latency histogram of `/metrics`.
+    pub metrics: bool,
+    /// The `request` span and its `response` access line.
+    pub trace: bool,
+    /// [`json_errors`]: server faults logged, every error answered in JSON.
+    pub error_mapping: bool,
+    /// The [`REQUEST_TIMEOUT`].
+    pub timeout: bool,
+    /// The [`BODY_LIMIT`].
+    pub body_limit: bool,
+    /// CORS, as `CORS_ALLOWED_ORIGINS` allows.
+    pub cors: bool,
+    /// `X-Content-Type-Options: nosniff`.
+    pub nosniff: bool,
+}
+
+impl Layers {
+    /// Every layer: what the servers run.
+    pub const ALL: Self = Self {
+        request_id: true,
+        metrics: true,
+        trace: true,
+        error_mapping: true,
+        timeout: true,
+        body_limit: true,
+        cors: true,
+        nosniff: true,
+    };
+
+    /// The names [`Layers::without`] takes, outermost first.
+    pub const NAMES: [&'static str; 8] = [
+        "nosniff",
+        "cors",
+        "request_id",
+        "metrics",
+        "trace",
+        "error_mapping",
+        "timeout",
+        "body_limit",
+    ];
+
+    /// These layers less the one called `name` (one of [`Layers::NAMES`]).
+    pub fn without(self, name: &str) -> Result<Self, String> {
+        let mut layers = self;
+        let switch = match name {
+            "request_id" => &mut layers.request_id,
+            "metrics" => &mut layers.metrics,
+            "trace" => &mut layers.trace,
+            "error_mapping" => &mut layers.error_mapping,
+            "timeout" => &mut layers.timeout,
+            "body_limit" => &mut layers.body_limit,
+            "cors" => &mut layers.cors,
+            "nosniff" => &mut layers.nosniff,
+            _ => {
+                return Err(format!(
+                    "{name:?} is not a layer; the layers are {}",
+                    Self::NAMES.join(",")
+                ));
+            }
+        };
+        *switch = false;
+        Ok(layers)
+    }
+
+    /// [`stack`] with these layers (CORS and `nosniff` aside: see [`Layers::wrap`]).
+    pub fn stack<S>(self, router: Router<S>) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        self.stack_without_metrics(router.route("/metrics", axum::routing::get(crate::metrics::render)))
+    }
+
+    /// [`stack_without_metrics`] with these layers (CORS and `nosniff` aside: see
+    /// [`Layers::wrap`]).
+    pub fn stack_without_metrics<S>(self, router: Router<S>) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        Self {
+            cors: false,
+            nosniff: false,
+            ..self
+        }
+        .wrap(router, None, None)
+    }
+
+    /// `router`, with the JSON answers for unknown paths and methods, behind these layers,
+    /// outermost first: `nosniff`, `cors` (when `cors` is a layer), the request id and metrics,
+    /// the trace span, the JSON errors, the timeout and the body limit; then, for the handlers,
+    /// `readiness` as a request extension (`GET /readyz` asks it).
+    ///
+    /// All of them make one tower stack, added with one `Router::layer`: each `Router::layer`
+    /// boxes the service of every route again, and a request pays for each box (a clone, an
+    /// allocation, a boxed future and a conversion of the answer), which made the stack's
+    /// eight layers cost more than what most of them do. A layer that is left out is the
+    /// identity; a layer that changes the answer's body type is followed by the conversion to
+    /// axum's `Response`, so that every combination has the same types.
+    pub fn wrap<S>(
+        self,
+        router: Router<S>,
+        cors: Option<CorsLayer>,
+        readiness: Option<Arc<dyn crate::server::Readiness>>,
+    ) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let trace = TraceLayer::new_for_http()
+            .make_span_with(make_span as fn(&Request) -> Span)
+            .on_request(())
+            .on_response(on_response as fn(&Response, Duration, &Span))
+            .on_failure(());
+        let stack = ServiceBuilder::new()
+            .option_layer(self.nosniff.then(nosniff_layer))
+            .option_layer(cors.filter(|_| self.cors))
+            .option_layer(
+                (self.request_id && self.metrics)
+                    .then(|| middleware::from_fn(crate::request_id::request_id_and_metrics)),
+            )
+            .option_layer(
+                (self.request_id && !self.metrics).then(|| middleware::from_fn(crate::request_id::request_id_only)),
+            )
+            .option_layer(
+                (!self.request_id && self.metrics).then(|| middleware::from_fn(crate::request_id::metrics_only)),
+            )
+            .option_layer(self.trace.then(|| {
+                ServiceBuilder::new()
+                    .map_response(into_response as fn(_) -> Response)
+                    .layer(trace)
+            }))
+            .option_layer(self.error_mapping.then(|| middleware::from_fn(json_errors)))
+            .option_layer(
+                self.timeout
+                    .then(|| TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT)),
+            )
+            .option_layer(self.body_limit.then(|| {
+                ServiceBuilder::new()
+                    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+                    .map_response(into_response as fn(_) -> Response)
+                    .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+            }))
+            .option_layer(readiness.map(Extension));
+        router
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(stack)
+    }
+}
+
+/// An answer of any body type as axum's own.
+fn into_response<R: IntoResponse>(response: R) -> Response {
+    response.into_response()
+}
+
+/// `X-Content-Type-Options: nosniff` on every answer; outermost, CORS preflights included.
+fn nosniff_layer() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"))
 }
 
 async fn not_found() -> ApiError {

@@ -119,6 +119,10 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(http.http_header_timeout);
     let mut refusals = Throttle::default();
+    // Every handler made into its route (with the middleware around it) once, now, as
+    // `axum::serve` does through `into_make_service`: a `Router<()>` served as it is does that
+    // again for every request.
+    let router: Router = router.with_state(());
     tokio::pin!(shutdown);
     loop {
         let (stream, remote) = tokio::select! {

@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 
 use crate::cors::CorsArgs;
 use crate::metrics::MetricsArgs;
+use crate::middleware::Layers;
 use crate::rate_limit::RateLimitArgs;
 use crate::serve::HttpArgs;
 use crate::telemetry::LogFormat;
@@ -118,13 +119,24 @@ pub struct Server {
 /// middleware stack, `readiness` for `/readyz`, `GET /metrics` when `metrics_here`, CORS as
 /// `cors` allows, and `X-Content-Type-Options: nosniff` on every answer, preflights included.
 pub fn app(routes: Router, readiness: Arc<dyn Readiness>, cors: &CorsArgs, metrics_here: bool) -> Router {
-    let routes = routes.layer(Extension(readiness));
-    let stacked = if metrics_here {
-        crate::middleware::stack(routes)
+    wrap(routes, Some(readiness), cors, metrics_here, Layers::ALL)
+}
+
+/// What [`app`] puts around `routes`, with the `layers` given: [`Layers::ALL`] for the servers;
+/// the benchmark's ceiling leaves some out, and has no readiness.
+pub fn wrap(
+    routes: Router,
+    readiness: Option<Arc<dyn Readiness>>,
+    cors: &CorsArgs,
+    metrics_here: bool,
+    layers: Layers,
+) -> Router {
+    let routes = if metrics_here {
+        routes.route("/metrics", axum::routing::get(crate::metrics::render))
     } else {
-        crate::middleware::stack_without_metrics(routes)
+        routes
     };
-    crate::middleware::nosniff(crate::cors::apply(stacked, cors))
+    layers.wrap(routes, cors.layer(), readiness)
 }
 
 impl Server {
@@ -206,7 +218,8 @@ where
 {
     // Installed before the port is announced, so an early SIGTERM is graceful too.
     let shutdown = crate::serve::shutdown_signal();
-    crate::telemetry::init_with(&settings.log, settings.log_format);
+    // Held to the end of `main`: dropping it writes out the lines still queued.
+    let _log = crate::telemetry::init_with(&settings.log, settings.log_format);
     let server = match build.await {
         Ok(server) => server,
         Err(err) => {
@@ -221,7 +234,12 @@ where
     }
     // Scripts and tests started with port 0 read the port from this line.
     println!("{} listening on http://{addr}", server.name);
-    match server.run_with_shutdown(shutdown).await {
+    let served = server.run_with_shutdown(shutdown).await;
+    let dropped = crate::telemetry::dropped_lines();
+    if dropped > 0 {
+        tracing::warn!(dropped, "log lines dropped because the log writer had fallen behind");
+    }
+    match served {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

@@ -41,9 +41,21 @@ pub fn stand_in_posts() -> Vec<Post> {
 }
 
 /// `CEILING_ADDR`, `127.0.0.1:0` by default.
-pub fn stand_in_addr() -> Result<SocketAddr, String> {
+fn stand_in_addr() -> Result<SocketAddr, String> {
     std::env::var("CEILING_ADDR")
         .unwrap_or_else(|_| "127.0.0.1:0".into())
         .parse()
         .map_err(|e| format!("CEILING_ADDR: {e}"))
+}
+
+/// Listens on [`stand_in_addr`] and prints `<name> listening on http://…`, the line the harness
+/// reads the address from.
+pub async fn stand_in_listener(name: &str) -> Result<tokio::net::TcpListener, String> {
+    let addr = stand_in_addr()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|err| format!("cannot listen on {addr} ({err})"))?;
+    let local = listener.local_addr().map_or(addr, |a| a);
+    println!("{name} listening on http://{local}");
+    Ok(listener)
 }

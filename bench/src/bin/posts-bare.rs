@@ -12,22 +12,13 @@ use axum::serve::ListenerExt as _;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let addr = match bench::stand_in_addr() {
-        Ok(addr) => addr,
+    let listener = match bench::stand_in_listener("posts-bare").await {
+        Ok(listener) => listener,
         Err(err) => {
             eprintln!("posts-bare: {err}");
             return ExitCode::FAILURE;
         }
     };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(err) => {
-            eprintln!("posts-bare: cannot listen on {addr} ({err})");
-            return ExitCode::FAILURE;
-        }
-    };
-    let local = listener.local_addr().map_or(addr, |a| a);
-    println!("posts-bare listening on http://{local}");
     // As the servers do: small answers go out at once rather than wait for an acknowledgement.
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);

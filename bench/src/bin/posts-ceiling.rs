@@ -20,7 +20,6 @@ async fn main() -> ExitCode {
     let log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
     let _log = service_kit::telemetry::init_with(&log, LogFormat::Text);
     let settings = (|| {
-        let addr = bench::stand_in_addr()?;
         let cors = CorsArgs {
             cors_allowed_origins: std::env::var("CORS_ALLOWED_ORIGINS")
                 .unwrap_or_default()
@@ -39,24 +38,22 @@ async fn main() -> ExitCode {
                 name => layers = layers.without(name).map_err(|e| format!("CEILING_WITHOUT: {e}"))?,
             }
         }
-        Ok::<_, String>((addr, cors, layers))
+        Ok::<_, String>((cors, layers))
     })();
-    let (addr, cors, layers) = match settings {
+    let (cors, layers) = match settings {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("posts-ceiling: {err}");
             return ExitCode::FAILURE;
         }
     };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
+    let listener = match bench::stand_in_listener("posts-ceiling").await {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("posts-ceiling: cannot listen on {addr} ({err})");
+            eprintln!("posts-ceiling: {err}");
             return ExitCode::FAILURE;
         }
     };
-    let local = listener.local_addr().map_or(addr, |a| a);
-    println!("posts-ceiling listening on http://{local}");
     let app = posts_server::ceiling_app(bench::stand_in_posts(), &cors, layers);
     match service_kit::serve::serve(listener, app, service_kit::serve::HttpArgs::default(), shutdown).await {
         Ok(()) => ExitCode::SUCCESS,

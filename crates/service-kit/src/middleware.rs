@@ -10,7 +10,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use tower::ServiceBuilder;
-use tower_http::cors::CorsLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -152,7 +151,7 @@ impl Layers {
     pub fn wrap<S>(
         self,
         router: Router<S>,
-        cors: Option<CorsLayer>,
+        cors: Option<crate::cors::Cors>,
         readiness: Option<Arc<dyn crate::server::Readiness>>,
     ) -> Router<S>
     where

@@ -43,6 +43,12 @@ const DEMO_POSTS: [&[(&str, &str)]; 2] = [
 /// Per request: the servers are local, so anything slower than this is stuck.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// For `/register` and `/login`, which hash a password: auth-server hashes on threads that run
+/// only when no other thread of the machine wants the core (`SCHED_IDLE`), so on a machine busy
+/// compiling (the first start, a test run beside it) one hash can wait much longer than
+/// [`REQUEST_TIMEOUT`] without anything being stuck.
+const HASHING_PATIENCE: Duration = Duration::from_secs(180);
+
 /// The HTTP client for readiness checks and seeding.
 pub fn client() -> Result<Client> {
     Client::builder()
@@ -106,6 +112,7 @@ async fn seed_user(
     };
     let registered = client
         .post(format!("{auth_url}/register"))
+        .timeout(HASHING_PATIENCE)
         .json(&credentials)
         .send()
         .await?;
@@ -118,6 +125,7 @@ async fn seed_user(
 
     let login = client
         .post(format!("{auth_url}/login"))
+        .timeout(HASHING_PATIENCE)
         .json(&credentials)
         .send()
         .await?;

@@ -56,6 +56,14 @@ fn requests_http_and_the_readme_walk_through_pass_against_the_development_start(
 
     let dir = TestDir::new();
     let dev = DevStart::start(dir.path());
+    // requests.http logs in as Kyle and expects his posts: say so at once if seeding failed.
+    let started = dev.output();
+    for user in ["Jason", "Kyle"] {
+        assert!(
+            started.contains(&format!("[dev] created demo user {user} with")),
+            "the development start did not seed {user}:\n{started}"
+        );
+    }
 
     run_requests_http(dir.path());
     for block in walk {

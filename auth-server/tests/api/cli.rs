@@ -207,6 +207,27 @@ async fn delete_removes_the_user_and_their_sessions() {
     server.terminate().await;
 }
 
+/// A delete says whether it found the user: `user delete` relies on it when another operator
+/// deleted the same user between its lookup and its delete (it then fails as for an unknown
+/// name rather than report a delete it did not do).
+#[tokio::test]
+async fn the_store_says_whether_a_delete_found_the_user() {
+    let data = test_data().await;
+    let id = add(&data, "alice", PASSWORD).await;
+    let store = auth_server::open_store(
+        &data.database_url(),
+        &database::postgres::DatabaseArgs::default(),
+        database::sqlite::Access::Shared,
+    )
+    .await
+    .expect("open the store");
+    assert!(!store.delete_user("no-such-user").await.expect("a delete"));
+    assert!(store.delete_user(&id).await.expect("a delete"));
+    assert!(!store.delete_user(&id).await.expect("a delete"), "deleted twice");
+    store.close().await;
+    fails(&data, &["user", "delete", "alice"], "", 1, "alice").await;
+}
+
 #[tokio::test]
 async fn unknown_users_taken_names_and_invalid_input_fail_with_one_line_and_exit_code_1() {
     let data = test_data().await;

@@ -154,6 +154,22 @@ async fn json_logs_are_one_object_per_line_with_the_request_span_and_its_id() {
 }
 
 #[tokio::test]
+async fn text_logs_have_the_documented_access_line() {
+    let data = test_data().await;
+    let mut command = command(&data);
+    command.env_remove("LOG_FORMAT").env("RUST_LOG", "info");
+    let server = POSTS_SERVER.start(&mut command).await;
+    let id = unique("text-log");
+
+    let response = create_post(&server, &id).await;
+    assert_eq!(response.status(), 201);
+    let Exit { status, output } = server.terminate().await;
+    assert_eq!(status.code(), Some(0), "{output}");
+
+    observe::assert_text_line(&output, &id, "POST", "/posts", 201);
+}
+
+#[tokio::test]
 async fn with_metrics_addr_metrics_move_to_a_listener_of_their_own() {
     let data = test_data().await;
     prometheus::assert_metrics_on_their_own_listener(&POSTS_SERVER, || command(&data), "http_requests_total", "/posts")

@@ -127,3 +127,31 @@ async fn a_database_that_refuses_connections_is_503_until_it_takes_them_again() 
     logs_in_once_recovered(&app).await;
     assert_eq!(app.get("/readyz").await.status(), 200);
 }
+
+/// A write that PostgreSQL refuses for a reason of its own is not a taken username: with the
+/// users table locked against writes by another session, `/register` waits, is cut short by the
+/// statement timeout, and answers `503` (try again later), never `409`.
+#[tokio::test]
+async fn a_register_that_the_database_cuts_short_is_503_not_a_taken_name() {
+    use sqlx::Connection as _;
+
+    let data = test_data().await;
+    let app = spawn_app_on(std::sync::Arc::clone(&data), |config| {
+        config.server.database.database_statement_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let database = data.postgres().expect("the PostgreSQL backend");
+    let mut holder = database.connect().await;
+    let mut lock = holder.begin().await.expect("a transaction");
+    // Readers pass (the name is looked up first); writers wait.
+    sqlx::query("LOCK TABLE users IN EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("the lock");
+
+    let refused = app.register("alice", PASSWORD).await;
+    assert_eq!(status_of(refused).await, 503);
+
+    lock.rollback().await.expect("the lock released");
+    assert_eq!(app.register("alice", PASSWORD).await.status(), 201);
+}

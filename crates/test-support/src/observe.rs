@@ -107,10 +107,7 @@ pub fn assert_text_line(output: &str, id: &str, method: &str, route: &str, statu
         .find(|line| line.contains(&quoted_id) && line.ends_with(": response"))
         .unwrap_or_else(|| panic!("no response line with request id {id}:\n{output}"));
     let (time, rest) = line.split_once(' ').unwrap_or_else(|| panic!("no time: {line:?}"));
-    let shape: String = time
-        .chars()
-        .map(|c| if c.is_ascii_digit() { '9' } else { c })
-        .collect();
+    let shape: String = time.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect();
     assert_eq!(shape, "9999-99-99T99:99:99.999999Z", "{line:?}");
     let expected = format!(" INFO request{{method={method} route={route:?} {quoted_id} status={status} latency_ms=");
     let latency = rest
@@ -118,7 +115,10 @@ pub fn assert_text_line(output: &str, id: &str, method: &str, route: &str, statu
         .and_then(|rest| rest.strip_suffix("}: response"))
         .unwrap_or_else(|| panic!("expected {expected:?}…\"}}: response\"; got {line:?}"));
     assert!(latency.parse::<f64>().is_ok_and(|ms| ms >= 0.0), "{line:?}");
-    assert!(!output.contains('\x1b'), "no colour codes in a log written to a pipe:\n{output}");
+    assert!(
+        !output.contains('\x1b'),
+        "no colour codes in a log written to a pipe:\n{output}"
+    );
 }
 
 /// The fields of the `request` span an event was logged in (null when it was in none).

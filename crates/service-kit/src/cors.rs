@@ -22,7 +22,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// The response headers scripts of an allowed origin may read, beyond the always-visible ones.
-pub const EXPOSED_HEADERS: [&str; 3] = ["www-authenticate", "retry-after", "x-request-id"];
+/// One header value, as every answer that is not a preflight carries it.
+pub const EXPOSED_HEADERS: &str = "www-authenticate,retry-after,x-request-id";
 
 /// The origins allowed to call a server from a browser.
 #[derive(Args, Debug, Clone, Default)]
@@ -51,7 +52,12 @@ impl CorsArgs {
             .allow_origin(allow_origin)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-            .expose_headers(EXPOSED_HEADERS.map(HeaderName::from_static))
+            .expose_headers(
+                EXPOSED_HEADERS
+                    .split(',')
+                    .map(HeaderName::from_static)
+                    .collect::<Vec<_>>(),
+            )
             .max_age(PREFLIGHT_MAX_AGE);
         Some(Cors {
             preflight: Arc::new(preflight),
@@ -187,16 +193,13 @@ where
                 }
                 headers.insert(
                     header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                    HeaderValue::from_static(EXPOSED_HEADERS_VALUE),
+                    HeaderValue::from_static(EXPOSED_HEADERS),
                 );
                 Poll::Ready(Ok(response))
             }
         }
     }
 }
-
-/// [`EXPOSED_HEADERS`] as one header value.
-const EXPOSED_HEADERS_VALUE: &str = "www-authenticate,retry-after,x-request-id";
 
 /// The value of `CORS_ALLOWED_ORIGINS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use auth_server::{Application, Config};
 
+/// mimalloc rather than glibc's malloc: under load, glibc made the runtime's threads wait on one
+/// another's arena lock (a `futex` call and a context switch for most requests), halving
+/// `GET /posts` throughput (`bench/README.md`, "The allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut config: Config = service_kit::cli::parse_or_exit("auth-server");

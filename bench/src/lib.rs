@@ -2,6 +2,7 @@
 //! the posts that `GET /posts` answers with in the benchmark.
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use posts_server::store::Post;
 
@@ -58,4 +59,38 @@ pub async fn stand_in_listener(name: &str) -> Result<tokio::net::TcpListener, St
     let local = listener.local_addr().map_or(addr, |a| a);
     println!("{name} listening on http://{local}");
     Ok(listener)
+}
+
+/// The bare axum servers (`posts-bare`, `posts-bare-mimalloc`): the same code, each binary with
+/// its own global allocator.
+pub mod bare {
+    use super::ExitCode;
+    use axum::serve::ListenerExt as _;
+
+    /// `axum::serve` of the ceiling's one route until a shutdown signal; `name` is printed in
+    /// the listening line and in errors.
+    pub async fn serve(name: &str) -> ExitCode {
+        let listener = match super::stand_in_listener(name).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                eprintln!("{name}: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // As the servers do: small answers go out at once rather than wait for an acknowledgement.
+        let listener = listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        let app = posts_server::ceiling_routes(super::stand_in_posts());
+        match axum::serve(listener, app)
+            .with_graceful_shutdown(service_kit::serve::shutdown_signal())
+            .await
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{name}: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    }
 }

@@ -65,6 +65,7 @@ struct Bench {
     posts_bin: PathBuf,
     ceiling_bin: PathBuf,
     bare_bin: PathBuf,
+    bare_mimalloc_bin: PathBuf,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -268,6 +269,7 @@ impl Bench {
             posts_bin: process::binary("posts-server")?,
             ceiling_bin: process::binary("posts-ceiling")?,
             bare_bin: process::binary("posts-bare")?,
+            bare_mimalloc_bin: process::binary("posts-bare-mimalloc")?,
         })
     }
 

@@ -1,4 +1,5 @@
-//! What the servers' own stack costs: `GET /posts` on a bare axum server (`posts-bare`), on
+//! What the servers' own stack costs: `GET /posts` on a bare axum server (`posts-bare`, and
+//! `posts-bare-mimalloc` on the servers' allocator), on
 //! the ceiling (`posts-ceiling`) with its whole stack and with each layer left out in turn,
 //! and on the real server over SQLite, at `RUST_LOG=info` (the default) and `warn`. Every
 //! target is loaded once per round, in an order that shifts by one each round, so that drift
@@ -80,6 +81,11 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
             .stand_in("posts-bare", &bench.bare_bin, "warn", username, &[])
             .await?,
     );
+    let mut bare_mimalloc = Loaded::new(
+        bench
+            .stand_in("posts-bare-mimalloc", &bench.bare_mimalloc_bin, "warn", username, &[])
+            .await?,
+    );
     let mut levels = Vec::new();
     for name in LEVELS {
         let posts_env = [
@@ -104,11 +110,11 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
             without,
         });
     }
-    check_same_answer(&access, &bare, &levels).await?;
+    check_same_answer(&access, &[&bare, &bare_mimalloc], &levels).await?;
 
     let headers = vec![format!("Authorization: Bearer {access}"), format!("Origin: {ORIGIN}")];
     for round in 0..bench.rounds {
-        let mut targets: Vec<&mut Loaded> = vec![&mut bare];
+        let mut targets: Vec<&mut Loaded> = vec![&mut bare, &mut bare_mimalloc];
         for level in &mut levels {
             targets.push(&mut level.real);
             targets.push(&mut level.ceiling);
@@ -122,9 +128,10 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         }
         eprintln!("bench:   round {} of {} done", round + 1, bench.rounds);
     }
-    write(report, &bare, &levels);
+    write(report, [&bare, &bare_mimalloc], &levels);
 
     bare.server.stop().await?;
+    bare_mimalloc.server.stop().await?;
     for level in levels {
         level.real.server.stop().await?;
         level.ceiling.server.stop().await?;
@@ -150,10 +157,10 @@ async fn ceiling(bench: &Bench, level: &str, username: &str, without: &str) -> R
 
 /// Every target answers `200` with a body of the same length as the real server's (the
 /// timestamps differ, not their form).
-async fn check_same_answer(access: &str, bare: &Loaded, levels: &[Level]) -> Result<()> {
+async fn check_same_answer(access: &str, bare: &[&Loaded], levels: &[Level]) -> Result<()> {
     let list = crate::http::request("GET", "/posts", Some(access), None);
     let real = crate::http::once(levels[0].real.server.addr, &list).await?;
-    let mut others = vec![bare];
+    let mut others = bare.to_vec();
     for level in levels {
         others.extend([&level.real, &level.ceiling, &level.bare_ceiling]);
         others.extend(level.without.iter());
@@ -220,24 +227,38 @@ fn cost(with: &Loaded, without: &Loaded) -> (f64, f64) {
     (from_throughput, from_cpu)
 }
 
-fn measured(target: &Loaded, bare: &Loaded) -> String {
+/// `target`'s figures and its ratios to bare axum on glibc's malloc and on mimalloc.
+fn measured(target: &Loaded, [bare, bare_mimalloc]: [&Loaded; 2]) -> String {
     format!(
-        "{}; {:.1} µs CPU/request; × {:.2} of bare",
+        "{}; {:.1} µs CPU/request; × {:.2} of bare (× {:.2} of bare on mimalloc)",
         report::throughput(&target.figures()),
         target.cpu(),
-        ratio(target, bare)
+        ratio(target, bare),
+        ratio(target, bare_mimalloc)
     )
 }
 
-fn write(report: &mut Report, bare: &Loaded, levels: &[Level]) {
+fn write(report: &mut Report, bares: [&Loaded; 2], levels: &[Level]) {
     let group = "`GET /posts` against bare axum (SQLite)";
+    let [bare, bare_mimalloc] = bares;
     report.row(
         group,
-        "bare axum: `axum::serve`, the ceiling's handler, no middleware, no logs",
+        "bare axum: `axum::serve`, the ceiling's handler, no middleware, no logs, glibc's malloc",
         format!(
             "{}; {:.1} µs CPU/request",
             report::throughput(&bare.figures()),
             bare.cpu()
+        ),
+        Target::none(),
+    );
+    report.row(
+        group,
+        "bare axum on mimalloc, the servers' allocator",
+        format!(
+            "{}; {:.1} µs CPU/request; × {:.2} of bare",
+            report::throughput(&bare_mimalloc.figures()),
+            bare_mimalloc.cpu(),
+            ratio(bare_mimalloc, bare)
         ),
         Target::none(),
     );
@@ -251,7 +272,7 @@ fn write(report: &mut Report, bare: &Loaded, levels: &[Level]) {
                 level.name,
                 bench::POSTS
             ),
-            measured(&level.real, bare),
+            measured(&level.real, bares),
             if default {
                 Target::at_least(ratio, TARGET_RATIO, &format!("≥ {TARGET_RATIO} × bare"))
             } else {
@@ -261,7 +282,7 @@ fn write(report: &mut Report, bare: &Loaded, levels: &[Level]) {
         report.row(
             group,
             &format!("ceiling, `RUST_LOG={}`: the whole stack, no token check", level.name),
-            measured(&level.ceiling, bare),
+            measured(&level.ceiling, bares),
             Target::none(),
         );
         report.row(
@@ -270,7 +291,7 @@ fn write(report: &mut Report, bare: &Loaded, levels: &[Level]) {
                 "ceiling without any layer, `RUST_LOG={}`: our serving loop and router",
                 level.name
             ),
-            measured(&level.bare_ceiling, bare),
+            measured(&level.bare_ceiling, bares),
             Target::none(),
         );
     }

@@ -14,6 +14,10 @@ use service_kit::cors::CorsArgs;
 use service_kit::middleware::Layers;
 use service_kit::telemetry::LogFormat;
 
+/// The servers' allocator: the ceiling is their stack (`posts-server/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let shutdown = service_kit::serve::shutdown_signal();

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use jwt_tokens::config::{TokenArgs, keys_from, secret_from_file, secrets_from_file};
-use jwt_tokens::{KeySet, Secret};
+use jwt_tokens::{Ed25519PrivateKey, Ed25519PublicKey, KeySet, Secret, TokenAlgorithm};
 use service_kit::duration::parse_duration;
 use service_kit::rate_limit::Rate;
 use service_kit::server::ServerArgs;
@@ -69,6 +69,17 @@ pub struct Config {
     /// Not together with the secrets themselves.
     #[arg(long, env = "REFRESH_TOKEN_PREVIOUS_SECRETS_FILE")]
     pub refresh_token_previous_secrets_file: Option<PathBuf>,
+
+    /// With `ACCESS_TOKEN_ALG=EdDSA`: the PKCS#8 PEM file of the Ed25519 key that signs access
+    /// tokens (`auth-server keys generate` writes one). Only auth-server ever holds it.
+    #[arg(long, env = "ACCESS_TOKEN_PRIVATE_KEY_FILE")]
+    pub access_token_private_key_file: Option<PathBuf>,
+
+    /// With `ACCESS_TOKEN_ALG=EdDSA`: a file of PEM public keys published at
+    /// `/.well-known/jwks.json` beside the signing key's own: the next key, before it signs,
+    /// and retired keys, until the last token they signed has expired (see docs/security.md).
+    #[arg(long, env = "ACCESS_TOKEN_PUBLIC_KEYS_FILE")]
+    pub access_token_public_keys_file: Option<PathBuf>,
 
     /// How long a spent refresh token may still be presented without counting
     /// as theft (it then gets the session's current pair); `0s` turns it off; at most `1m`.
@@ -152,7 +163,7 @@ impl Config {
 
     /// Checks what must hold before the port opens; the error is one line naming the variable.
     pub(crate) fn check(&self) -> Result<Checked, String> {
-        let access_keys = self.tokens.access_keys()?;
+        let access_keys = self.access_keys()?;
         let refresh_keys = keys_from(
             ("REFRESH_TOKEN_SECRET", self.refresh_token_secret.as_ref()),
             ("REFRESH_TOKEN_PREVIOUS_SECRETS", &self.refresh_token_previous_secrets),
@@ -201,4 +212,50 @@ impl Config {
             refresh_keys,
         })
     }
+
+    /// The access key set of `ACCESS_TOKEN_ALG`: the HS256 secrets, or the Ed25519 signing
+    /// key and the public keys published beside it.
+    fn access_keys(&self) -> Result<KeySet, String> {
+        match self.tokens.access_token_alg {
+            TokenAlgorithm::Hs256 => {
+                for (variable, given) in [
+                    ("ACCESS_TOKEN_PRIVATE_KEY_FILE", &self.access_token_private_key_file),
+                    ("ACCESS_TOKEN_PUBLIC_KEYS_FILE", &self.access_token_public_keys_file),
+                ] {
+                    if given.is_some() {
+                        return Err(format!(
+                            "{variable} is set, but ACCESS_TOKEN_ALG is HS256; set ACCESS_TOKEN_ALG=EdDSA to sign \
+                             with an Ed25519 key"
+                        ));
+                    }
+                }
+                self.tokens.access_keys()
+            }
+            TokenAlgorithm::EdDsa => {
+                self.tokens.refuse_secrets_for_eddsa()?;
+                let file = self.access_token_private_key_file.as_ref().ok_or(
+                    "ACCESS_TOKEN_PRIVATE_KEY_FILE is required with ACCESS_TOKEN_ALG=EdDSA (`auth-server keys \
+                     generate --out FILE` makes one)",
+                )?;
+                let variable = "ACCESS_TOKEN_PRIVATE_KEY_FILE";
+                let private = Ed25519PrivateKey::from_pkcs8_pem(&read_key_file(file, variable)?)
+                    .map_err(|e| format!("{variable}: {} {e}", file.display()))?;
+                let published = match &self.access_token_public_keys_file {
+                    Some(file) => {
+                        let variable = "ACCESS_TOKEN_PUBLIC_KEYS_FILE";
+                        Ed25519PublicKey::from_pem_bundle(&read_key_file(file, variable)?)
+                            .map_err(|e| format!("{variable}: {} {e}", file.display()))?
+                    }
+                    None => Vec::new(),
+                };
+                KeySet::ed25519(&private, &published).map_err(|e| format!("{variable}: {e}"))
+            }
+        }
+    }
+}
+
+/// The text of a key file; the error names the variable and the file, never what it holds.
+fn read_key_file(file: &std::path::Path, variable: &str) -> Result<String, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{variable}: cannot read {} ({e})", file.display()))?;
+    String::from_utf8(bytes).map_err(|_| format!("{variable}: {} is not a PEM text file", file.display()))
 }

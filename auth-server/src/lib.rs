@@ -132,6 +132,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::login::login))
         .routes(routes!(routes::token::token))
         .routes(routes!(routes::logout::logout))
+        .routes(routes!(routes::jwks::jwks))
         .merge(service_kit::server::health_routes())
         .routes(routes!(routes::openapi::openapi_json))
 }

@@ -1,5 +1,6 @@
 //! The operators' command line: `auth-server user …`, working on the configured database
-//! directly (no server needs to run, and no token secret is needed).
+//! directly (no server needs to run, and no token secret is needed), and `auth-server keys …`,
+//! which makes and reads the Ed25519 key files of `ACCESS_TOKEN_ALG=EdDSA`.
 
 use std::io::{BufRead as _, IsTerminal as _};
 use std::process::ExitCode;
@@ -22,6 +23,26 @@ pub enum Operation {
     /// Add, list and delete users, and end their sessions.
     #[command(subcommand, subcommand_required = true, arg_required_else_help = false)]
     User(UserCommand),
+    /// Make and read the Ed25519 key files of `ACCESS_TOKEN_ALG=EdDSA`.
+    #[command(subcommand, subcommand_required = true, arg_required_else_help = false)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum KeysCommand {
+    /// Writes a new Ed25519 private key to a new file that only its owner can read (PKCS#8
+    /// PEM, for `ACCESS_TOKEN_PRIVATE_KEY_FILE`), and prints its public key (PEM, for
+    /// `ACCESS_TOKEN_PUBLIC_KEYS_FILE` during a rotation) and its kid. Never overwrites a file.
+    Generate {
+        /// The file to create.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Prints the public key (PEM) and the kid of a private key file.
+    Public {
+        /// A PKCS#8 PEM Ed25519 private key file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -55,6 +76,10 @@ impl From<StoreError> for Failure {
 
 /// Runs `operation` on the database of `config`; exit code 1 with one line on stderr if it fails.
 pub async fn run(config: &Config, operation: Operation) -> ExitCode {
+    let operation = match operation {
+        Operation::Keys(command) => return finish(keys(command)),
+        user => user,
+    };
     let outcome = match open_store(
         &config.database_url,
         &config.server.database,
@@ -65,12 +90,18 @@ pub async fn run(config: &Config, operation: Operation) -> ExitCode {
         Ok(store) => {
             let outcome = match operation {
                 Operation::User(command) => user(&store, command).await,
+                Operation::Keys(_) => unreachable!("handled without a database"),
             };
             store.close().await;
             outcome
         }
         Err(err) => Err(Failure(err.to_string())),
     };
+    finish(outcome)
+}
+
+/// Exit code 0, or 1 with the failure's one line on stderr.
+fn finish(outcome: Result<(), Failure>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(line)) => {
@@ -217,4 +248,44 @@ fn no_such_user(username: &str) -> Failure {
 
 fn taken(username: &str) -> Failure {
     Failure(format!("username taken: {username:?} already exists"))
+}
+
+/// `auth-server keys …`: no database, no secret.
+fn keys(command: KeysCommand) -> Result<(), Failure> {
+    use jwt_tokens::Ed25519PrivateKey;
+    let private = match &command {
+        KeysCommand::Generate { out } => {
+            let private = Ed25519PrivateKey::generate().map_err(|e| Failure(format!("the key {e}")))?;
+            let pem = private.to_pkcs8_pem().map_err(|e| Failure(format!("the key {e}")))?;
+            write_owner_only(out, pem.expose().as_bytes())
+                .map_err(|e| Failure(format!("cannot create {} ({e})", out.display())))?;
+            eprintln!(
+                "auth-server: wrote a new Ed25519 private key to {} (owner-only)",
+                out.display()
+            );
+            private
+        }
+        KeysCommand::Public { file } => {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| Failure(format!("cannot read {} ({e})", file.display())))?;
+            Ed25519PrivateKey::from_pkcs8_pem(&text).map_err(|e| Failure(format!("{} {e}", file.display())))?
+        }
+    };
+    let public = private.public_key();
+    let pem = public.to_pem().map_err(|e| Failure(format!("the public key {e}")))?;
+    print!("# kid {}\n{pem}", public.kid());
+    Ok(())
+}
+
+/// Creates `path` (never replacing a file) readable and writable by its owner alone, with
+/// `bytes` in it.
+fn write_owner_only(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }

@@ -29,6 +29,17 @@ pub struct Config {
     #[command(flatten)]
     pub tokens: TokenArgs,
 
+    /// Base URL of the auth server (`http://127.0.0.1:4000`), or several comma-separated (its
+    /// instances, tried in order): where the public keys of `ACCESS_TOKEN_ALG=EdDSA` are
+    /// fetched from, in the background. Required in that mode.
+    #[arg(long, env = "AUTH_URL", value_delimiter = ',', value_parser = parse_auth_url)]
+    pub auth_url: Vec<String>,
+
+    /// How often the auth server's public keys are fetched again (`ACCESS_TOKEN_ALG=EdDSA`);
+    /// a token naming an unknown key also fetches them, at most every 10s.
+    #[arg(long, env = "AUTH_KEYS_REFRESH", default_value = "60s", value_parser = parse_refresh)]
+    pub auth_keys_refresh: std::time::Duration,
+
     /// Memory for keeping each user's list of posts between their writes, in MiB
     /// (SQLite only; 0 turns it off).
     #[arg(long, env = "POSTS_CACHE_MIB", default_value_t = 16)]
@@ -37,4 +48,26 @@ pub struct Config {
     /// `POST /posts` per user (`N/PERIOD`: a burst of N, refilled over PERIOD).
     #[arg(long, env = "POST_RATE_PER_USER", default_value = "30/1m")]
     pub post_rate_per_user: Rate,
+}
+
+/// An `http://` base URL. (This build speaks plain HTTP to the auth server: keys and ended
+/// sessions are public data, and its answers are checked, not trusted for their transport.)
+fn parse_auth_url(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let rest = value
+        .strip_prefix("http://")
+        .ok_or("must be an http:// URL, such as http://127.0.0.1:4000")?;
+    if rest.trim_end_matches('/').is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err("must be a base URL, such as http://127.0.0.1:4000".into());
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// At least a second, at most a day.
+fn parse_refresh(value: &str) -> Result<std::time::Duration, String> {
+    let refresh = service_kit::duration::parse_duration(value)?;
+    if refresh < std::time::Duration::from_secs(1) || refresh > std::time::Duration::from_secs(86_400) {
+        return Err("must be between 1s and 1d".into());
+    }
+    Ok(refresh)
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use jwt_tokens::AccessTokens;
+use jwt_tokens::follow::KeyFollower;
+use jwt_tokens::{AccessTokens, TokenAlgorithm};
 use service_kit::cors::CorsArgs;
 use service_kit::rate_limit::{Limiter, forget_idle_every};
 pub use service_kit::server::StartError;
@@ -78,7 +79,10 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// The whole HTTP interface as [`Application`] serves it (with `GET /metrics`), CORS as
 /// `cors` allows.
 pub fn app(state: AppState, cors: &CorsArgs) -> Router {
-    let readiness = Arc::new(Ready(Arc::clone(&state.store)));
+    let readiness = Arc::new(Ready {
+        store: Arc::clone(&state.store),
+        tokens: Arc::clone(&state.tokens),
+    });
     service_kit::server::app(routes(state), readiness, cors, true)
 }
 
@@ -87,13 +91,20 @@ fn routes(state: AppState) -> Router {
     routes.with_state(state)
 }
 
-/// `/readyz`: the post store answers.
-struct Ready(Arc<dyn PostStore>);
+/// `/readyz`: the post store answers, and a verifier that follows the auth server's keys
+/// has some.
+struct Ready {
+    store: Arc<dyn PostStore>,
+    tokens: Arc<AccessTokens>,
+}
 
 #[async_trait::async_trait]
 impl Readiness for Ready {
     async fn ready(&self) -> Result<(), String> {
-        self.0.ping().await.map_err(|e| e.to_string())
+        if !self.tokens.has_keys() {
+            return Err("no access keys yet from AUTH_URL".into());
+        }
+        self.store.ping().await.map_err(|e| e.to_string())
     }
 }
 
@@ -128,8 +139,29 @@ impl Application {
     /// Fails before the port opens if any setting is unusable.
     pub async fn build(mut config: Config) -> Result<Server, StartError> {
         config.tokens.read_secret_files()?;
-        let keys = config.tokens.access_keys()?;
-        let tokens = Arc::new(AccessTokens::new(keys, &config.tokens.settings()));
+        let settings = config.tokens.settings();
+        let (tokens, follower) = match config.tokens.access_token_alg {
+            TokenAlgorithm::Hs256 => (
+                Arc::new(AccessTokens::new(config.tokens.access_keys()?, &settings)),
+                None,
+            ),
+            TokenAlgorithm::EdDsa => {
+                config.tokens.refuse_secrets_for_eddsa()?;
+                if config.auth_url.is_empty() {
+                    return Err(StartError(
+                        "AUTH_URL is required with ACCESS_TOKEN_ALG=EdDSA: posts-server fetches the auth server's \
+                         public keys from it"
+                            .into(),
+                    ));
+                }
+                let tokens = Arc::new(
+                    AccessTokens::following(&settings).with_verified_cache(config.tokens.verified_token_cache),
+                );
+                let follower = KeyFollower::new(Arc::clone(&tokens), config.auth_url.clone(), config.auth_keys_refresh)
+                    .map_err(|e| StartError(format!("AUTH_URL: {e}")))?;
+                (tokens, Some(follower))
+            }
+        };
         let cache_bytes = config.posts_cache_mib.saturating_mul(1 << 20);
         let store = store::connect(&config.database_url, &config.server.database, cache_bytes)
             .await
@@ -139,17 +171,22 @@ impl Application {
             config.server.limits.enabled(),
             "too many posts",
         );
-        let state = AppState::with_limit(tokens, Arc::clone(&store), post_limit);
+        let state = AppState::with_limit(Arc::clone(&tokens), Arc::clone(&store), post_limit);
         let limits = vec![Arc::clone(&state.post_limit) as _];
         let closing = Arc::clone(&store);
+        let mut background: Vec<service_kit::server::Background> =
+            vec![Box::pin(forget_idle_every(IDLE_LIMIT_SWEEP, limits))];
+        if let Some(follower) = follower {
+            background.push(Box::pin(follower.run()));
+        }
         Server::bind(Parts {
             name: "posts-server",
             addr: config.addr,
             addr_variable: "POSTS_ADDR",
             routes: routes(state),
-            readiness: Arc::new(Ready(store)),
+            readiness: Arc::new(Ready { store, tokens }),
             settings: config.server,
-            background: vec![Box::pin(forget_idle_every(IDLE_LIMIT_SWEEP, limits))],
+            background,
             on_stop: Box::pin(async move { closing.close().await }),
         })
         .await

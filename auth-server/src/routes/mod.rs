@@ -1,5 +1,6 @@
 //! One file per resource of the auth server's API.
 
+pub mod jwks;
 pub mod login;
 pub mod logout;
 pub mod openapi;

@@ -1,15 +1,19 @@
-//! Issuing and verifying tokens: HS256 only, every claim required, `typ` checked.
+//! Issuing and verifying tokens: one algorithm per kind (HS256, or EdDSA for access tokens),
+//! every claim required, `typ` checked.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Header, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::cache::VerifiedCache;
 use crate::fast::{self, FromClaims};
-use crate::keys::{Key, KeySet};
+use crate::keys::{Key, KeySet, TokenAlgorithm};
 use crate::{AccessClaims, RefreshClaims, now_unix};
 
 /// Who issues tokens, for whom, and how much clock skew is forgiven.
@@ -66,13 +70,15 @@ pub enum VerifyReason {
 pub struct VerifyError {
     pub kind: TokenKind,
     pub reason: VerifyReason,
+    /// The one algorithm the verifier accepts.
+    pub algorithm: TokenAlgorithm,
 }
 
 impl VerifyError {
     fn describe(&self) -> String {
         match &self.reason {
             VerifyReason::Malformed => "is malformed".into(),
-            VerifyReason::WrongAlgorithm => "is not signed with HS256".into(),
+            VerifyReason::WrongAlgorithm => format!("is not signed with {}", self.algorithm),
             VerifyReason::WrongType => {
                 let article = match self.kind {
                     TokenKind::Access => "an",
@@ -98,20 +104,68 @@ impl VerifyError {
 #[error("could not sign the {0} token")]
 pub struct IssueError(TokenKind);
 
+/// A key set with what the fast path knows of it for one kind of token.
+pub(crate) struct Keyed {
+    pub(crate) set: KeySet,
+    /// [`fast::known_headers`] of this kind and key set.
+    pub(crate) known_headers: Vec<(String, usize)>,
+    /// Which set this is, of those a followed verifier has had: verified tokens are
+    /// remembered with it, and forgotten when the set changes.
+    pub(crate) generation: u64,
+}
+
+impl Keyed {
+    fn new(kind: TokenKind, set: KeySet, generation: u64) -> Self {
+        Self {
+            known_headers: fast::known_headers(kind, &set),
+            set,
+            generation,
+        }
+    }
+}
+
+/// A codec's keys: fixed at start, or replaced while it runs by a follower of the issuer's
+/// published keys (EdDSA verifiers).
+enum Keys {
+    Fixed(Keyed),
+    Followed(RwLock<Arc<Keyed>>),
+}
+
 /// One kind of token: its `typ`, its keys and its validation rules, built once.
 struct Codec {
     kind: TokenKind,
-    keys: KeySet,
+    algorithm: TokenAlgorithm,
+    keys: Keys,
     issuer: String,
     audience: String,
     validation: Validation,
-    known_headers: Vec<(String, usize)>,
 }
 
 impl Codec {
     fn new(kind: TokenKind, keys: KeySet, issuer: &str, audience: &str, leeway: Duration, required: &[&str]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.algorithms = vec![Algorithm::HS256];
+        let algorithm = keys.algorithm();
+        Self::with_keys(
+            kind,
+            algorithm,
+            Keys::Fixed(Keyed::new(kind, keys, 0)),
+            issuer,
+            audience,
+            leeway,
+            required,
+        )
+    }
+
+    fn with_keys(
+        kind: TokenKind,
+        algorithm: TokenAlgorithm,
+        keys: Keys,
+        issuer: &str,
+        audience: &str,
+        leeway: Duration,
+        required: &[&str],
+    ) -> Self {
+        let mut validation = Validation::new(algorithm.jose());
+        validation.algorithms = vec![algorithm.jose()];
         // Bounded: a leeway beyond the current Unix time would underflow in the validation.
         validation.leeway = leeway.as_secs().min(MAX_LEEWAY_SECS);
         validation.validate_exp = true;
@@ -121,7 +175,7 @@ impl Codec {
         validation.set_required_spec_claims(required);
         Self {
             kind,
-            known_headers: fast::known_headers(kind, &keys),
+            algorithm,
             keys,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
@@ -129,19 +183,40 @@ impl Codec {
         }
     }
 
+    /// The keys of a codec made with fixed keys.
+    #[cfg(test)]
+    fn fixed(&self) -> &Keyed {
+        match &self.keys {
+            Keys::Fixed(keyed) => keyed,
+            Keys::Followed(_) => panic!("followed keys"),
+        }
+    }
+
+    /// `f` of the keys as they are now.
+    fn with<R>(&self, f: impl FnOnce(&Keyed) -> R) -> R {
+        match &self.keys {
+            Keys::Fixed(keyed) => f(keyed),
+            Keys::Followed(current) => f(&current.read().unwrap_or_else(PoisonError::into_inner)),
+        }
+    }
+
     fn error(&self, reason: VerifyReason) -> VerifyError {
         VerifyError {
             kind: self.kind,
             reason,
+            algorithm: self.algorithm,
         }
     }
 
     fn encode<C: Serialize>(&self, claims: &C) -> Result<String, IssueError> {
-        let key = self.keys.signing();
-        let mut header = Header::new(Algorithm::HS256);
-        header.typ = Some(self.kind.typ().to_owned());
-        header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|_| IssueError(self.kind))
+        self.with(|keyed| {
+            let key = keyed.set.signing().ok_or(IssueError(self.kind))?;
+            let encoding = key.encoding.as_ref().ok_or(IssueError(self.kind))?;
+            let mut header = Header::new(self.algorithm.jose());
+            header.typ = Some(self.kind.typ().to_owned());
+            header.kid = Some(key.kid.clone());
+            jsonwebtoken::encode(&header, claims, encoding).map_err(|_| IssueError(self.kind))
+        })
     }
 
     /// Identifiers are text without control characters (a NUL could not even be stored in
@@ -157,12 +232,13 @@ impl Codec {
         self.decode_checking(token, &self.validation, path)
     }
 
-    /// What the fast path checks against: this codec under `validation`.
-    fn rules<'a>(&'a self, validation: &Validation) -> fast::Rules<'a> {
+    /// What the fast path checks against: this codec with `keyed` under `validation`.
+    fn rules<'a>(&'a self, keyed: &'a Keyed, validation: &Validation) -> fast::Rules<'a> {
         fast::Rules {
             kind: self.kind,
-            keys: &self.keys,
-            known_headers: &self.known_headers,
+            algorithm: self.algorithm,
+            keys: &keyed.set,
+            known_headers: &keyed.known_headers,
             issuer: &self.issuer,
             audience: &self.audience,
             leeway: validation.leeway,
@@ -178,22 +254,38 @@ impl Codec {
         validation: &Validation,
         path: Path,
     ) -> Result<C, VerifyError> {
+        self.with(|keyed| self.decode_keyed(keyed, token, validation, path))
+    }
+
+    /// [`decode_checking`](Self::decode_checking) with the keys `keyed`.
+    fn decode_keyed<C: DeserializeOwned + FromClaims>(
+        &self,
+        keyed: &Keyed,
+        token: &str,
+        validation: &Validation,
+        path: Path,
+    ) -> Result<C, VerifyError> {
         let fast = match path {
-            Path::Fast => fast::decode(token, &self.rules(validation)),
+            Path::Fast => fast::decode(token, &self.rules(keyed, validation)),
             Path::Library => None,
         };
         match fast {
             Some(outcome) => outcome.map_err(|reason| self.error(reason)),
-            None => self.decode_with(token, validation),
+            None => self.decode_with(&keyed.set, token, validation),
         }
     }
 
-    fn decode_with<C: DeserializeOwned>(&self, token: &str, validation: &Validation) -> Result<C, VerifyError> {
+    fn decode_with<C: DeserializeOwned>(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<C, VerifyError> {
         // A header that does not parse (including `alg: none`, which is no
         // algorithm jsonwebtoken knows, and anything but a JSON object) makes
         // the whole token malformed.
         let header = jsonwebtoken::decode_header(token).map_err(|_| self.error(VerifyReason::Malformed))?;
-        let key = header_key(self.kind, &self.keys, &header).map_err(|reason| self.error(reason))?;
+        let key = header_key(self.kind, self.algorithm, keys, &header).map_err(|reason| self.error(reason))?;
         jsonwebtoken::decode::<C>(token, &key.decoding, validation)
             .map(|data| data.claims)
             .map_err(|e| self.error(reason_of(e.kind())))
@@ -201,10 +293,15 @@ impl Codec {
 }
 
 /// The key a parsed header names, or why the token is refused, checked in
-/// this order: HS256, the kind's `typ`, no key-locating header, a known `kid`.
-/// Both paths judge a header with it.
-pub(crate) fn header_key<'k>(kind: TokenKind, keys: &'k KeySet, header: &Header) -> Result<&'k Key, VerifyReason> {
-    if header.alg != Algorithm::HS256 {
+/// this order: the codec's one algorithm, the kind's `typ`, no key-locating header, a known
+/// `kid`. Both paths judge a header with it.
+pub(crate) fn header_key<'k>(
+    kind: TokenKind,
+    algorithm: TokenAlgorithm,
+    keys: &'k KeySet,
+    header: &Header,
+) -> Result<&'k Key, VerifyReason> {
+    if header.alg != algorithm.jose() {
         return Err(VerifyReason::WrongAlgorithm);
     }
     if header.typ.as_deref() != Some(kind.typ()) {
@@ -250,7 +347,7 @@ enum Path {
 const MAX_LEEWAY_SECS: u64 = 86_400;
 
 /// Why `jsonwebtoken` refused a token whose header [`header_key`] accepted. It cannot refuse
-/// the algorithm (the header was checked to be HS256 first), nor report a missing claim (the
+/// the algorithm (the header was checked to name the codec's first), nor report a missing claim (the
 /// claims structs require every claim, and a missing one fails their deserialization first, as
 /// `InvalidClaims`): those kinds, and any other, are `Malformed`.
 fn reason_of(kind: &ErrorKind) -> VerifyReason {
@@ -270,31 +367,146 @@ pub struct AccessTokens {
     codec: Codec,
     issuer: String,
     audience: String,
+    /// EdDSA tokens already verified (an Ed25519 verification costs ten HMACs); `None` for
+    /// HS256 or when turned off.
+    cache: Option<VerifiedCache>,
+    /// How many key sets a followed verifier has had.
+    generations: AtomicU64,
+    /// Told when a token names a `kid` a followed verifier does not know.
+    unknown_kid: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl fmt::Debug for AccessTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessTokens")
-            .field("keys", &self.codec.keys)
-            .finish_non_exhaustive()
+        self.codec.with(|keyed| {
+            f.debug_struct("AccessTokens")
+                .field("keys", &keyed.set)
+                .finish_non_exhaustive()
+        })
     }
 }
 
+/// The claims an access token must carry, besides those its struct requires.
+const ACCESS_REQUIRED: [&str; 5] = ["exp", "nbf", "iss", "aud", "sub"];
+
+/// How many verified EdDSA tokens are remembered unless said otherwise.
+pub const DEFAULT_VERIFIED_CACHE: usize = 10_000;
+
 impl AccessTokens {
+    /// Issues and verifies with `keys`, fixed for the life of this value. With EdDSA keys, up
+    /// to [`DEFAULT_VERIFIED_CACHE`] verified tokens are remembered
+    /// ([`with_verified_cache`](Self::with_verified_cache)).
     pub fn new(keys: KeySet, settings: &TokenSettings) -> Self {
-        let required = ["exp", "nbf", "iss", "aud", "sub"];
+        let algorithm = keys.algorithm();
+        let codec = Codec::new(
+            TokenKind::Access,
+            keys,
+            &settings.issuer,
+            &settings.audience,
+            settings.leeway,
+            &ACCESS_REQUIRED,
+        );
+        Self::from_codec(codec, algorithm, settings)
+    }
+
+    /// A verifier of EdDSA tokens whose keys come from the issuer's published set, given
+    /// (and replaced) with [`replace_keys`](Self::replace_keys); until then it knows no key
+    /// and refuses every token. It cannot issue.
+    pub fn following(settings: &TokenSettings) -> Self {
+        let algorithm = TokenAlgorithm::EdDsa;
+        let empty = Keyed::new(
+            TokenKind::Access,
+            KeySet::ed25519_public(Vec::new()).unwrap_or_else(|_| unreachable!("an empty set")),
+            0,
+        );
+        let codec = Codec::with_keys(
+            TokenKind::Access,
+            algorithm,
+            Keys::Followed(RwLock::new(Arc::new(empty))),
+            &settings.issuer,
+            &settings.audience,
+            settings.leeway,
+            &ACCESS_REQUIRED,
+        );
+        Self::from_codec(codec, algorithm, settings)
+    }
+
+    fn from_codec(codec: Codec, algorithm: TokenAlgorithm, settings: &TokenSettings) -> Self {
         Self {
-            codec: Codec::new(
-                TokenKind::Access,
-                keys,
-                &settings.issuer,
-                &settings.audience,
-                settings.leeway,
-                &required,
-            ),
+            codec,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            cache: match algorithm {
+                TokenAlgorithm::EdDsa => VerifiedCache::new(DEFAULT_VERIFIED_CACHE),
+                TokenAlgorithm::Hs256 => None,
+            },
+            generations: AtomicU64::new(0),
+            unknown_kid: OnceLock::new(),
         }
+    }
+
+    /// Remembers up to `entries` verified EdDSA tokens (0: none), each until it expires or the
+    /// key set changes; a token is found only by its whole text. HS256 verifiers remember
+    /// none: an HMAC costs less than the lookup would save.
+    pub fn with_verified_cache(mut self, entries: usize) -> Self {
+        if self.codec.algorithm == TokenAlgorithm::EdDsa {
+            self.cache = VerifiedCache::new(entries);
+        }
+        self
+    }
+
+    /// The algorithm tokens are signed with.
+    pub fn algorithm(&self) -> TokenAlgorithm {
+        self.codec.algorithm
+    }
+
+    /// Replaces a followed verifier's keys with `keys` (public Ed25519 keys, from the issuer's
+    /// JWK Set); tokens verified with the former set are verified again. Refused for a
+    /// verifier with fixed keys, or keys of another algorithm.
+    pub fn replace_keys(&self, keys: KeySet) -> Result<(), String> {
+        let Keys::Followed(current) = &self.codec.keys else {
+            return Err("this verifier's keys are fixed".into());
+        };
+        if keys.algorithm() != self.codec.algorithm {
+            return Err(format!(
+                "{} keys for a verifier of {} tokens",
+                keys.algorithm(),
+                self.codec.algorithm
+            ));
+        }
+        // Numbered anew, so that what was verified with another set is verified again.
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
+        let keyed = Arc::new(Keyed::new(TokenKind::Access, keys, generation));
+        *current.write().unwrap_or_else(PoisonError::into_inner) = keyed;
+        Ok(())
+    }
+
+    /// The `kid`s of the keys that verify now.
+    pub fn kids(&self) -> Vec<String> {
+        self.codec
+            .with(|keyed| keyed.set.kids().into_iter().map(str::to_owned).collect())
+    }
+
+    /// Whether any key verifies: a followed verifier that has not fetched its keys yet has none.
+    pub fn has_keys(&self) -> bool {
+        self.codec.with(|keyed| !keyed.set.is_empty())
+    }
+
+    /// The RFC 7517 JWK Set of the public keys (`{"keys":[]}` for HS256).
+    pub fn jwks(&self) -> String {
+        self.codec.with(|keyed| keyed.set.jwks())
+    }
+
+    /// Calls `wake` (once per token) when a token names a `kid` this followed verifier does
+    /// not know: its follower then fetches the keys again, at most so often. One callback;
+    /// a second call is ignored.
+    pub fn on_unknown_kid(&self, wake: impl Fn() + Send + Sync + 'static) {
+        let _ = self.unknown_kid.set(Box::new(wake));
+    }
+
+    /// How many verified tokens are remembered now.
+    pub fn verified_cache_len(&self) -> usize {
+        self.cache.as_ref().map_or(0, VerifiedCache::len)
     }
 
     /// Signs an access token for `user` in session `sid`, valid for `ttl` from now.
@@ -332,18 +544,41 @@ impl AccessTokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
-        self.verify_on(token, Path::Fast)
+        self.codec.with(|keyed| {
+            let Some(cache) = &self.cache else {
+                return self.verify_keyed(keyed, token, Path::Fast);
+            };
+            // Expired by the same rule as the full check: `exp` before now less the leeway.
+            let now = jsonwebtoken::get_current_timestamp();
+            let live_from = now.saturating_sub(self.codec.validation.leeway);
+            if let Some(claims) = cache.get(token, keyed.generation, live_from) {
+                return Ok(claims);
+            }
+            let claims = self.verify_keyed(keyed, token, Path::Fast)?;
+            cache.insert(token, &claims, keyed.generation, live_from);
+            Ok(claims)
+        })
     }
 
     /// [`verify`](Self::verify) through `jsonwebtoken` alone, without the fast
-    /// path: for the differential fuzz target, not for services.
+    /// path or the cache: for the differential fuzz target, not for services.
     #[doc(hidden)]
     pub fn verify_by_library(&self, token: &str) -> Result<AccessClaims, VerifyError> {
-        self.verify_on(token, Path::Library)
+        self.codec.with(|keyed| self.verify_keyed(keyed, token, Path::Library))
     }
 
-    fn verify_on(&self, token: &str, path: Path) -> Result<AccessClaims, VerifyError> {
-        let claims: AccessClaims = self.codec.decode(token, path)?;
+    fn verify_keyed(&self, keyed: &Keyed, token: &str, path: Path) -> Result<AccessClaims, VerifyError> {
+        let validation = &self.codec.validation;
+        let claims: AccessClaims = self
+            .codec
+            .decode_keyed(keyed, token, validation, path)
+            .inspect_err(|e| {
+                if e.reason == VerifyReason::UnknownKey
+                    && let Some(wake) = self.unknown_kid.get()
+                {
+                    wake();
+                }
+            })?;
         self.codec
             .printable([&claims.sub, &claims.name, &claims.sid, &claims.jti])?;
         Ok(claims)
@@ -358,9 +593,11 @@ pub struct RefreshTokens {
 
 impl fmt::Debug for RefreshTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RefreshTokens")
-            .field("keys", &self.codec.keys)
-            .finish_non_exhaustive()
+        self.codec.with(|keyed| {
+            f.debug_struct("RefreshTokens")
+                .field("keys", &keyed.set)
+                .finish_non_exhaustive()
+        })
     }
 }
 
@@ -507,7 +744,7 @@ mod fast_path {
         .collect();
         // The headers this crate writes, byte for byte (the fast path's known headers).
         for typ in ["at+jwt", "rt+jwt"] {
-            let mut written = Header::new(Algorithm::HS256);
+            let mut written = Header::new(jsonwebtoken::Algorithm::HS256);
             written.typ = Some(typ.to_owned());
             written.kid = Some(kid.to_owned());
             all.push(serde_json::to_string(&written).expect("a header"));
@@ -570,7 +807,8 @@ mod fast_path {
     fn sign(header: &str, claims: &Value, secret: &str) -> String {
         let message = format!("{}.{}", segment(header), segment(&claims.to_string()));
         let key = EncodingKey::from_secret(secret.as_bytes()).expect("a key");
-        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &key, Algorithm::HS256).expect("signed");
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &key, jsonwebtoken::Algorithm::HS256).expect("signed");
         format!("{message}.{signature}")
     }
 
@@ -623,8 +861,10 @@ mod fast_path {
         token: &str,
         validation: &Validation,
     ) -> bool {
-        let rules = codec.rules(validation);
-        let full = codec.decode_with::<C>(token, validation).map_err(|e| e.reason);
+        let rules = codec.rules(codec.fixed(), validation);
+        let full = codec
+            .decode_with::<C>(&codec.fixed().set, token, validation)
+            .map_err(|e| e.reason);
         match fast::decode::<C>(token, &rules) {
             Some(fast) => {
                 assert_eq!(fast, full, "{token}");
@@ -641,11 +881,21 @@ mod fast_path {
             codec,
             issuer: "auth".into(),
             audience: "posts".into(),
+            cache: None,
+            generations: AtomicU64::new(0),
+            unknown_kid: OnceLock::new(),
         };
         let token = tokens.issue("u", "n", "s", Duration::from_secs(60)).expect("issued");
-        let rules = tokens.codec.rules(&tokens.codec.validation);
+        let rules = tokens.codec.rules(tokens.codec.fixed(), &tokens.codec.validation);
         let header = token.split('.').next().expect("a header");
-        assert!(tokens.codec.known_headers.iter().any(|(known, _)| known == header));
+        assert!(
+            tokens
+                .codec
+                .fixed()
+                .known_headers
+                .iter()
+                .any(|(known, _)| known == header)
+        );
         let claims: AccessClaims = fast::decode(&token, &rules).expect("decided").expect("valid");
         assert_eq!((claims.sub.as_str(), claims.name.as_str()), ("u", "n"));
     }
@@ -658,7 +908,7 @@ mod fast_path {
         let kid = key_id(&Secret::new(SECRET));
         let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": kid}).to_string();
         let leeway = codec.validation.leeway;
-        let rules = codec.rules(&codec.validation);
+        let rules = codec.rules(codec.fixed(), &codec.validation);
         loop {
             let now = jsonwebtoken::get_current_timestamp();
             let base = json!({"iss": "auth", "aud": "posts", "sub": "u", "name": "n", "iat": now,
@@ -674,7 +924,7 @@ mod fast_path {
                 claims[claim] = json!(value);
                 let token = sign(&header, &claims, SECRET);
                 let full = codec
-                    .decode_with::<AccessClaims>(&token, &codec.validation)
+                    .decode_with::<AccessClaims>(&codec.fixed().set, &token, &codec.validation)
                     .map_err(|e| e.reason);
                 let fast = fast::decode::<AccessClaims>(&token, &rules);
                 outcomes.push((claim, value, full.map(drop), fast.map(|fast| fast.map(drop))));
@@ -705,7 +955,7 @@ mod fast_path {
         let token = tokens
             .issue("u", "s", "j", jsonwebtoken::get_current_timestamp() + 60)
             .expect("issued");
-        let rules = tokens.codec.rules(&tokens.codec.validation);
+        let rules = tokens.codec.rules(tokens.codec.fixed(), &tokens.codec.validation);
         let claims: RefreshClaims = fast::decode(&token, &rules).expect("decided").expect("valid");
         assert_eq!(
             (claims.sub.as_str(), claims.sid.as_str(), claims.jti.as_str()),

@@ -6,11 +6,22 @@ use std::time::Duration;
 use clap::Args;
 use settings::duration::parse_duration;
 
-use crate::{KeySet, Secret, TokenSettings};
+use crate::{DEFAULT_VERIFIED_CACHE, KeySet, Secret, TokenAlgorithm, TokenSettings};
 
 /// Settings both servers read to verify access tokens.
 #[derive(Args, Debug, Clone)]
 pub struct TokenArgs {
+    /// How access tokens are signed: `HS256` (a secret both servers hold) or `EdDSA`
+    /// (Ed25519: auth-server alone holds the private key, posts-server fetches the public
+    /// keys from `AUTH_URL`). Refresh tokens are HS256 either way.
+    #[arg(long, env = "ACCESS_TOKEN_ALG", default_value = "HS256")]
+    pub access_token_alg: TokenAlgorithm,
+
+    /// How many verified EdDSA access tokens a verifier remembers, each until it expires
+    /// (0 turns it off): an Ed25519 verification costs about ten HMACs.
+    #[arg(long, env = "VERIFIED_TOKEN_CACHE", default_value_t = DEFAULT_VERIFIED_CACHE)]
+    pub verified_token_cache: usize,
+
     /// HS256 key for access tokens, used as its raw UTF-8 bytes; at least 32 bytes.
     ///
     /// Given as a flag, a secret is visible to every local user in the process list: prefer
@@ -93,6 +104,25 @@ impl TokenArgs {
             ("ACCESS_TOKEN_SECRET", self.access_token_secret.as_ref()),
             ("ACCESS_TOKEN_PREVIOUS_SECRETS", &self.access_token_previous_secrets),
         )
+    }
+
+    /// In `EdDSA` mode no access secret is used: one that is given anyway (a leftover of the
+    /// HS256 set-up, which would still let its holder mint tokens elsewhere) is refused.
+    pub fn refuse_secrets_for_eddsa(&self) -> Result<(), String> {
+        if self.access_token_alg == TokenAlgorithm::EdDsa {
+            if self.access_token_secret.is_some() {
+                return Err(
+                    "ACCESS_TOKEN_SECRET is set, but ACCESS_TOKEN_ALG=EdDSA uses no access secret; unset it".into(),
+                );
+            }
+            if !self.access_token_previous_secrets.is_empty() {
+                return Err(
+                    "ACCESS_TOKEN_PREVIOUS_SECRETS is set, but ACCESS_TOKEN_ALG=EdDSA uses no access secret; unset it"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Every access secret, current and previous.

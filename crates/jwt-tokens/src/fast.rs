@@ -17,12 +17,12 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Verifier as _;
 use hmac::Mac as _;
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use crate::codec::{self, TokenKind, VerifyReason};
-use crate::keys::KeySet;
+use crate::keys::{KeySet, TokenAlgorithm, Verifier};
 use crate::{AccessClaims, RefreshClaims};
 
 /// Every claim either kind of token carries, each optional: which ones a kind
@@ -101,7 +101,7 @@ pub(crate) fn known_headers(kind: TokenKind, keys: &KeySet) -> Vec<(String, usiz
         .iter()
         .enumerate()
         .filter_map(|(index, key)| {
-            let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+            let mut header = jsonwebtoken::Header::new(keys.algorithm().jose());
             header.typ = Some(kind.typ().to_owned());
             header.kid = Some(key.kid.clone());
             let json = serde_json::to_vec(&header).ok()?;
@@ -113,6 +113,8 @@ pub(crate) fn known_headers(kind: TokenKind, keys: &KeySet) -> Vec<(String, usiz
 /// What the fast path checks a token against.
 pub(crate) struct Rules<'a> {
     pub kind: TokenKind,
+    /// The one algorithm accepted.
+    pub algorithm: TokenAlgorithm,
     pub keys: &'a KeySet,
     /// [`known_headers`] of this kind and key set.
     pub known_headers: &'a [(String, usize)],
@@ -147,17 +149,26 @@ pub(crate) fn decode<C: FromClaims>(token: &str, rules: &Rules<'_>) -> Option<Re
             if !header.extras.inner().is_empty() {
                 return None;
             }
-            match codec::header_key(rules.kind, rules.keys, &header) {
+            match codec::header_key(rules.kind, rules.algorithm, rules.keys, &header) {
                 Ok(key) => key,
                 Err(reason) => return Some(Err(reason)),
             }
         }
     };
-    let mut mac_bytes = [0u8; 64];
-    let written = URL_SAFE_NO_PAD.decode_slice(signature, &mut mac_bytes).ok()?;
-    let mut mac = key.mac.clone();
-    mac.update(&token.as_bytes()[..header_and_payload_len(token, signature)]);
-    if mac.verify_slice(&mac_bytes[..written]).is_err() {
+    let mut signature_bytes = [0u8; 64];
+    let written = URL_SAFE_NO_PAD.decode_slice(signature, &mut signature_bytes).ok()?;
+    let signed = &token.as_bytes()[..header_and_payload_len(token, signature)];
+    let valid = match &key.verifier {
+        Verifier::Hmac(mac) => {
+            let mut mac = mac.clone();
+            mac.update(signed);
+            mac.verify_slice(&signature_bytes[..written]).is_ok()
+        }
+        // As jsonwebtoken checks it: a signature of any other length is invalid.
+        Verifier::Ed25519(public) => ed25519_dalek::Signature::from_slice(&signature_bytes[..written])
+            .is_ok_and(|sig| public.verify(signed, &sig).is_ok()),
+    };
+    if !valid {
         return Some(Err(VerifyReason::BadSignature));
     }
     let json = decoded(payload, &mut buffer)?;

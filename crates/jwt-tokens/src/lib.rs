@@ -46,18 +46,24 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod cache;
 mod claims;
 mod codec;
 pub mod config;
 pub mod extract;
 mod fast;
+#[cfg(feature = "follow")]
+pub mod follow;
 mod keys;
 mod secret;
 
 pub use claims::{AccessClaims, RefreshClaims};
-pub use codec::{AccessTokens, IssueError, RefreshTokens, TokenKind, TokenSettings, VerifyError, VerifyReason};
+pub use codec::{
+    AccessTokens, DEFAULT_VERIFIED_CACHE, IssueError, RefreshTokens, TokenKind, TokenSettings, VerifyError,
+    VerifyReason,
+};
 pub use extract::{AuthHeaderError, Authenticated, Rejection, bearer_token};
-pub use keys::{KeyError, KeySet, MIN_SECRET_BYTES, key_id};
+pub use keys::{Ed25519PrivateKey, Ed25519PublicKey, KeyError, KeySet, MIN_SECRET_BYTES, TokenAlgorithm, key_id};
 pub use secret::Secret;
 
 /// The system clock, the one place the servers read it: milliseconds since the Unix epoch, as

@@ -48,6 +48,8 @@ pub fn config(database_url: String) -> Config {
         },
         database_url,
         tokens: TokenArgs {
+            access_token_alg: jwt_tokens::TokenAlgorithm::Hs256,
+            verified_token_cache: jwt_tokens::DEFAULT_VERIFIED_CACHE,
             access_token_secret: Some(Secret::new(ACCESS_SECRET)),
             access_token_secret_file: None,
             access_token_previous_secrets: Vec::new(),
@@ -56,6 +58,8 @@ pub fn config(database_url: String) -> Config {
             jwt_audience: AUDIENCE.into(),
             jwt_leeway: LEEWAY,
         },
+        auth_url: Vec::new(),
+        auth_keys_refresh: Duration::from_secs(60),
         post_rate_per_user: "30/1m".parse().expect("a rate"),
         posts_cache_mib: 16,
     }

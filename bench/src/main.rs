@@ -5,12 +5,13 @@
 //! Settings: `BENCH_SECONDS` (one round, default 5), `BENCH_ROUNDS` (default 5),
 //! `BENCH_POSTGRES_URL` (a server where it may create and drop `bench_*`
 //! databases; default `postgres://postgres@127.0.0.1:5432/postgres`),
-//! `BENCH_ONLY` (some of `startup,posts,stack,token,login,memory`: a partial run for
+//! `BENCH_ONLY` (some of `startup,posts,stack,eddsa,token,login,memory`: a partial run for
 //! profiling, printed but not written to the README, except for `stack`, whose table is
 //! its own), `BENCH_BACKENDS` (`sqlite`, `postgresql`: printed only).
 //!
 //! `bench soak` (or `BENCH_SOAK=1`) runs the soak instead: see `soak.rs`.
 
+mod eddsa;
 mod http;
 mod load;
 mod process;
@@ -153,6 +154,10 @@ async fn run() -> Result<()> {
         eprintln!("bench: GET /posts against the ceiling on {}", backend.name());
         posts_vs_ceiling(&bench, postgres.as_ref(), backend, &mut report).await?;
     }
+    if wanted("eddsa") && backends.contains(&Backend::Sqlite) {
+        eprintln!("bench: GET /posts with EdDSA access tokens against HS256");
+        eddsa::run(&bench, &mut report).await?;
+    }
     if wanted("stack") && backends.contains(&Backend::Sqlite) {
         eprintln!("bench: GET /posts against bare axum, layer by layer, at RUST_LOG=info and warn");
         // A table of its own, written by `BENCH_ONLY=stack` runs too.
@@ -287,6 +292,34 @@ impl Bench {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
+    }
+
+    /// An auth server with `env` over its usual settings.
+    async fn auth_with(&self, name: &str, database_url: &str, env: &[(&str, &str)]) -> Result<Server> {
+        let mut all: Vec<(String, String)> = self
+            .common()
+            .into_iter()
+            .filter(|(k, _)| env.iter().all(|(e, _)| *e != "ACCESS_TOKEN_ALG") || k != "ACCESS_TOKEN_SECRET")
+            .collect();
+        all.extend([
+            ("AUTH_ADDR".into(), "127.0.0.1:0".into()),
+            ("AUTH_DATABASE_URL".into(), database_url.to_owned()),
+            ("REFRESH_TOKEN_SECRET".into(), self.refresh_secret.clone()),
+        ]);
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Server::start(name, &self.auth_bin, &self.dir, &all, "/readyz").await
+    }
+
+    /// A posts server in EdDSA mode (no access secret) with `env` over the common settings.
+    async fn posts_eddsa(&self, name: &str, database_url: &str, env: &[(&str, &str)]) -> Result<Server> {
+        let mut all: Vec<(String, String)> = self
+            .common()
+            .into_iter()
+            .filter(|(k, _)| k != "ACCESS_TOKEN_SECRET")
+            .collect();
+        all.push(("POSTS_DATABASE_URL".into(), database_url.to_owned()));
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Server::start(name, &self.posts_bin, &self.dir, &all, "/readyz").await
     }
 
     async fn auth(&self, name: &str, database_url: &str) -> Result<Server> {

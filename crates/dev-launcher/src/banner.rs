@@ -35,6 +35,22 @@ pub fn secrets_line(settings: &UserSettings) -> String {
     }
 }
 
+/// Says how access tokens are signed under `--eddsa`, and where the refresh secret comes from.
+pub fn eddsa_line(settings: &UserSettings, key_file: &Path) -> String {
+    let refresh = if settings.gives(REFRESH_VAR) {
+        format!("{REFRESH_VAR} from your environment or .env")
+    } else {
+        format!(
+            "{REFRESH_VAR} in {}",
+            secrets::file_path(Path::new(crate::DATA_DIR)).display()
+        )
+    };
+    format!(
+        "access tokens EdDSA, key in {} (owner-only; public keys at /.well-known/jwks.json); {refresh}",
+        key_file.display()
+    )
+}
+
 /// The demo frontend's URL; it names the servers when they are not on the frontend's default ports.
 pub fn frontend_url(address: SocketAddr, auth_url: &str, posts_url: &str) -> String {
     let base = format!("http://{address}/");

@@ -10,7 +10,7 @@ mod settings;
 mod watch;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus};
 use std::time::Duration;
 
@@ -32,27 +32,34 @@ const DATA_DIR: &str = "data";
 /// How long both servers get to answer `GET /readyz` with 200.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-const USAGE: &str = "usage: cargo dev [--watch]
+const USAGE: &str = "usage: cargo dev [--watch] [--eddsa]
 
 Builds both servers and starts them for development: embedded SQLite under data/, generated
 secrets, demo users. Ctrl-C stops both.
 
   --watch   after a source file of either server or of a crate they use changes, rebuild and
             restart the servers whose binary changed (data, secrets and demo users stay)
+  --eddsa   sign access tokens with Ed25519 (ACCESS_TOKEN_ALG=EdDSA, also taken from the
+            environment): auth-server signs with a key generated once into
+            data/access-ed25519.pem, posts-server holds no access secret and fetches the public
+            keys from auth-server's /.well-known/jwks.json
 ";
 
-/// The command line: `--watch`, or `--help`.
+/// The command line: `--watch`, `--eddsa`, or `--help`.
 struct Options {
     watch: bool,
+    eddsa: bool,
 }
 
 impl Options {
     /// `None` for `--help`, which has been answered.
     fn parse() -> Result<Option<Self>> {
         let mut watch = false;
+        let mut eddsa = std::env::var("ACCESS_TOKEN_ALG").is_ok_and(|alg| alg.eq_ignore_ascii_case("EdDSA"));
         for argument in std::env::args().skip(1) {
             match argument.as_str() {
                 "--watch" | "-w" => watch = true,
+                "--eddsa" => eddsa = true,
                 "--help" | "-h" => {
                     print!("{USAGE}");
                     return Ok(None);
@@ -60,7 +67,7 @@ impl Options {
                 other => return Err(format!("unknown argument {other:?}\n\n{USAGE}").into()),
             }
         }
-        Ok(Some(Self { watch }))
+        Ok(Some(Self { watch, eddsa }))
     }
 }
 
@@ -82,6 +89,14 @@ async fn run() -> Result<ExitCode> {
     let binaries = compile::build_servers(false).await?;
     let secrets = DevSecrets::load_or_create(Path::new(DATA_DIR))?;
     let settings = UserSettings::load();
+    let signing = if options.eddsa {
+        Signing::EdDsa {
+            key_file: secrets::ed25519_key_file(Path::new(DATA_DIR))?,
+            auth_url: auth_url(&settings)?,
+        }
+    } else {
+        Signing::Hs256
+    };
     let changes = if options.watch {
         Some(Changes::watch(&compile::workspace_root())?)
     } else {
@@ -91,6 +106,7 @@ async fn run() -> Result<ExitCode> {
         binaries,
         secrets,
         settings,
+        signing,
     };
 
     // Listen before spawning, so a signal that arrives during start-up stops the
@@ -153,6 +169,29 @@ struct Launch {
     binaries: Binaries,
     secrets: DevSecrets,
     settings: UserSettings,
+    signing: Signing,
+}
+
+/// How access tokens are signed in this session.
+enum Signing {
+    /// With the generated access secret, which both servers get.
+    Hs256,
+    /// With the Ed25519 key in `key_file`, which auth-server alone gets; posts-server fetches
+    /// the public keys from `auth_url`.
+    EdDsa { key_file: PathBuf, auth_url: String },
+}
+
+/// Where posts-server finds auth-server (unless `AUTH_URL` is given): from `AUTH_ADDR` (default
+/// `127.0.0.1:4000`), which must then name a port.
+fn auth_url(settings: &UserSettings) -> Result<String> {
+    if settings.gives("AUTH_URL") {
+        return Ok(String::new());
+    }
+    let addr = std::env::var("AUTH_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".into());
+    if addr.ends_with(":0") {
+        return Err("--eddsa needs auth-server on a known port: set AUTH_ADDR to one, or AUTH_URL".into());
+    }
+    Ok(format!("http://{addr}"))
 }
 
 #[derive(Clone, Copy)]
@@ -167,12 +206,12 @@ impl Launch {
             Which::Auth => Server::spawn(
                 "auth-server",
                 "[auth]",
-                auth_command(&self.binaries.auth, &self.secrets, &self.settings),
+                auth_command(&self.binaries.auth, &self.secrets, &self.settings, &self.signing),
             ),
             Which::Posts => Server::spawn(
                 "posts-server",
                 "[posts]",
-                posts_command(&self.binaries.posts, &self.secrets, &self.settings),
+                posts_command(&self.binaries.posts, &self.secrets, &self.settings, &self.signing),
             ),
         }
     }
@@ -188,7 +227,7 @@ async fn supervise(
     frontend: Option<SocketAddr>,
     changes: Option<Changes>,
 ) -> Stop {
-    let startup = start(auth, posts, &launch.settings, frontend);
+    let startup = start(auth, posts, launch, frontend);
     tokio::select! {
         started = startup => {
             if let Err(error) = started {
@@ -310,12 +349,15 @@ fn describe_change(changed: &[std::path::PathBuf]) -> String {
 fn start(
     auth: &Server,
     posts: &Server,
-    settings: &UserSettings,
+    launch: &Launch,
     frontend: Option<SocketAddr>,
 ) -> impl Future<Output = Result<()>> + use<> {
     let auth_address = auth.address();
     let posts_address = posts.address();
-    let secrets_line = banner::secrets_line(settings);
+    let secrets_line = match &launch.signing {
+        Signing::Hs256 => banner::secrets_line(&launch.settings),
+        Signing::EdDsa { key_file, .. } => banner::eddsa_line(&launch.settings, key_file),
+    };
     async move {
         let client = seed::client()?;
         let ready = async {
@@ -399,8 +441,9 @@ impl Shutdown {
     }
 }
 
-/// The auth server gets both secrets and its own database.
-fn auth_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings) -> Command {
+/// The auth server gets both secrets (or, signing with Ed25519, the refresh secret and the
+/// private key) and its own database.
+fn auth_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings, signing: &Signing) -> Command {
     let mut command = Command::new(program);
     settings.set_default(&mut command, "AUTH_ADDR", "127.0.0.1:4000");
     settings.set_default(
@@ -408,14 +451,21 @@ fn auth_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings) -
         "AUTH_DATABASE_URL",
         format!("sqlite://{DATA_DIR}/auth.db"),
     );
-    settings.set_default(&mut command, secrets::ACCESS_VAR, secrets.access.expose());
+    match signing {
+        Signing::Hs256 => settings.set_default(&mut command, secrets::ACCESS_VAR, secrets.access.expose()),
+        Signing::EdDsa { key_file, .. } => {
+            command.env("ACCESS_TOKEN_ALG", "EdDSA").env_remove(secrets::ACCESS_VAR);
+            settings.set_default(&mut command, "ACCESS_TOKEN_PRIVATE_KEY_FILE", key_file);
+        }
+    }
     settings.set_default(&mut command, secrets::REFRESH_VAR, secrets.refresh.expose());
     settings.set_default(&mut command, "CORS_ALLOWED_ORIGINS", dev_launcher::DEV_CORS_ORIGINS);
     command
 }
 
 /// The posts server gets the access secret only: it must never be able to mint refresh tokens.
-fn posts_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings) -> Command {
+/// Signing with Ed25519, it gets no secret at all, only where auth-server is.
+fn posts_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings, signing: &Signing) -> Command {
     let mut command = Command::new(program);
     settings.set_default(&mut command, "POSTS_ADDR", "127.0.0.1:3000");
     settings.set_default(
@@ -423,7 +473,13 @@ fn posts_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings) 
         "POSTS_DATABASE_URL",
         format!("sqlite://{DATA_DIR}/posts.db"),
     );
-    settings.set_default(&mut command, secrets::ACCESS_VAR, secrets.access.expose());
+    match signing {
+        Signing::Hs256 => settings.set_default(&mut command, secrets::ACCESS_VAR, secrets.access.expose()),
+        Signing::EdDsa { auth_url, .. } => {
+            command.env("ACCESS_TOKEN_ALG", "EdDSA").env_remove(secrets::ACCESS_VAR);
+            settings.set_default(&mut command, "AUTH_URL", auth_url);
+        }
+    }
     command.env_remove(secrets::REFRESH_VAR);
     settings.set_default(&mut command, "CORS_ALLOWED_ORIGINS", dev_launcher::DEV_CORS_ORIGINS);
     command

@@ -107,6 +107,35 @@ impl DevSecrets {
     }
 }
 
+/// The development Ed25519 key of `cargo dev --eddsa`: `dir/access-ed25519.pem`, generated once
+/// (owner-only) and kept, so that tokens survive restarts. Its path.
+pub fn ed25519_key_file(dir: &Path) -> Result<PathBuf> {
+    private_dir(dir)?;
+    let path = dir.join(ED25519_FILE_NAME);
+    let created = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
+    match created {
+        Ok(mut file) => {
+            let key = jwt_tokens::Ed25519PrivateKey::generate().map_err(|error| format!("an Ed25519 key {error}"))?;
+            let pem = key.to_pkcs8_pem().map_err(|error| format!("an Ed25519 key {error}"))?;
+            file.write_all(pem.expose().as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+            println!("[dev] generated a new Ed25519 access token key in {}", path.display());
+        }
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            restrict(&path, 0o600)?;
+            let text = fs::read_to_string(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+            jwt_tokens::Ed25519PrivateKey::from_pkcs8_pem(&text)
+                .map_err(|error| format!("{} {error}; delete it to generate a new key", path.display()))?;
+        }
+        Err(error) => return Err(format!("cannot create {}: {error}", path.display()).into()),
+    }
+    Ok(path)
+}
+
+/// The file name of the development Ed25519 key.
+pub const ED25519_FILE_NAME: &str = "access-ed25519.pem";
+
 /// Creates `dir` with mode 0700, or tightens an existing one: it holds the secrets and the databases.
 fn private_dir(dir: &Path) -> Result<()> {
     DirBuilder::new()

@@ -1,22 +1,26 @@
 //! The token work on every request: verifying an access token (posts-server,
 //! each `GET /posts`) and issuing one (auth-server, each `/login` and `/token`).
-//! `bench/run` reads the medians from `target/criterion/access_token/*/new/estimates.json`;
-//! `verify_by_library` is the reference `verify` is compared with, not a row of its table.
+//! `bench/run` reads the medians from `target/criterion/access_token/*/new/estimates.json`
+//! and `target/criterion/access_token_eddsa/*/new/estimates.json`; `verify_by_library` is the
+//! reference `verify` is compared with, not a row of its table.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use jwt_tokens::{AccessTokens, KeySet, Secret, TokenSettings};
+use jwt_tokens::{AccessTokens, Ed25519PrivateKey, KeySet, Secret, TokenSettings};
 
-fn tokens() -> AccessTokens {
-    let keys = KeySet::single(&Secret::new("a-benchmark-secret-of-at-least-32-bytes!")).expect("a long enough secret");
-    let settings = TokenSettings {
+fn settings() -> TokenSettings {
+    TokenSettings {
         issuer: "auth-server".into(),
         audience: "posts-server".into(),
         leeway: Duration::from_secs(5),
-    };
-    AccessTokens::new(keys, &settings)
+    }
+}
+
+fn tokens() -> AccessTokens {
+    let keys = KeySet::single(&Secret::new("a-benchmark-secret-of-at-least-32-bytes!")).expect("a long enough secret");
+    AccessTokens::new(keys, &settings())
 }
 
 fn access_token(c: &mut Criterion) {
@@ -37,5 +41,30 @@ fn access_token(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, access_token);
+/// EdDSA: issuing (auth-server), and verifying as posts-server does, from the published keys:
+/// the first time a token is seen (`verify_cold`: the cache off, an Ed25519 verification every
+/// time) and every time after (`verify_cached`).
+fn access_token_eddsa(c: &mut Criterion) {
+    let key = Ed25519PrivateKey::generate().expect("a key");
+    let issuer = AccessTokens::new(KeySet::ed25519(&key, &[]).expect("keys"), &settings());
+    let published = || KeySet::from_jwks(issuer.jwks().as_bytes()).expect("the JWK Set");
+    let cold = AccessTokens::following(&settings()).with_verified_cache(0);
+    cold.replace_keys(published()).expect("keys");
+    let cached = AccessTokens::following(&settings());
+    cached.replace_keys(published()).expect("keys");
+    let ttl = Duration::from_secs(900);
+    let sid = "5f0c7a52-0d1e-4a52-9d0c-2b8c0f1e7a11";
+    let user = "0b6f3c1e-8a4d-4c7b-9e2f-6d5a4b3c2d1e";
+    let mut group = c.benchmark_group("access_token_eddsa");
+    group.bench_function("issue", |b| {
+        b.iter(|| issuer.issue(black_box(user), black_box("Kyle"), black_box(sid), ttl))
+    });
+    let token = issuer.issue(user, "Kyle", sid, ttl).expect("issued");
+    group.bench_function("verify_cold", |b| b.iter(|| cold.verify(black_box(&token))));
+    cached.verify(&token).expect("valid");
+    group.bench_function("verify_cached", |b| b.iter(|| cached.verify(black_box(&token))));
+    group.finish();
+}
+
+criterion_group!(benches, access_token, access_token_eddsa);
 criterion_main!(benches);

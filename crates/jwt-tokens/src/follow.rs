@@ -73,17 +73,23 @@ impl KeyFollower {
     /// Fetches and applies the key set until the process ends.
     pub async fn run(self) {
         let mut retry = Duration::from_secs(1);
+        // The issuer may be starting beside this server: its first failures are not news.
+        let mut patience = 3;
         loop {
             let started = Instant::now();
             let wait = match self.fetch().await {
                 Ok(keys) => {
                     self.apply(keys);
                     retry = Duration::from_secs(1);
+                    patience = 0;
                     self.refresh
                 }
                 Err(err) => {
                     if self.tokens.has_keys() {
                         tracing::warn!(error = %err, "fetching the access keys failed; verifying with the keys held");
+                    } else if patience > 0 {
+                        patience -= 1;
+                        tracing::info!(error = %err, "no access keys yet; trying again");
                     } else {
                         tracing::warn!(error = %err, "fetching the access keys failed; every token is refused until they arrive");
                     }

@@ -1,4 +1,7 @@
 //! The `auth-server` binary: refusing bad settings, reporting its port, stopping, surviving a crash, keeping secrets.
+//!
+//! Its servers sign access tokens as the target's mode says (`crate::ALG`), except in the tests
+//! of the HS256 secrets themselves, which run `HS256` in every target.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -7,9 +10,12 @@ use serde_json::{Value, json};
 use test_support::{Exit, Refusal, ServerBinary, ServerProcess};
 use tokio::process::Command;
 
-use jwt_tokens::{KeySet, RefreshClaims, RefreshTokens, Secret};
+use jwt_tokens::{KeySet, RefreshClaims, RefreshTokens, Secret, TokenAlgorithm};
 
-use crate::helpers::{ACCESS_SECRET, PASSWORD, REFRESH_SECRET, TestData, TestDir, default_settings, test_data};
+use crate::helpers::{
+    ACCESS_SECRET, PASSWORD, REFRESH_SECRET, TestData, TestDir, access_key_body, default_settings, never_shown,
+    test_data, write_access_key,
+};
 
 /// The binary, run in its test's directory (so that no `.env` of ours is read) with no contract
 /// variable set but any free port and a database in that directory; a start or a stop may take
@@ -21,16 +27,40 @@ pub(crate) const AUTH_SERVER: ServerBinary =
         ("RUST_LOG", "warn"),
     ]);
 
-/// The binary with both test secrets set.
+/// The variables that give a server of mode `alg` its access key: `ACCESS_TOKEN_SECRET`, or
+/// `ACCESS_TOKEN_ALG=EdDSA` and the test key, its file written into `dir`.
+pub(crate) fn access_key_env(alg: TokenAlgorithm, dir: &Path) -> Vec<(&'static str, String)> {
+    match alg {
+        TokenAlgorithm::Hs256 => vec![("ACCESS_TOKEN_SECRET", ACCESS_SECRET.to_owned())],
+        TokenAlgorithm::EdDsa => vec![
+            ("ACCESS_TOKEN_ALG", "EdDSA".to_owned()),
+            (
+                "ACCESS_TOKEN_PRIVATE_KEY_FILE",
+                write_access_key(dir).display().to_string(),
+            ),
+        ],
+    }
+}
+
+/// The binary in the target's mode, with its access key and the refresh secret.
 fn configured(dir: &Path) -> Command {
+    configured_in(crate::ALG, dir)
+}
+
+/// The binary in `HS256` mode with both test secrets set, for the tests of the secrets.
+fn configured_hs256(dir: &Path) -> Command {
+    configured_in(TokenAlgorithm::Hs256, dir)
+}
+
+fn configured_in(alg: TokenAlgorithm, dir: &Path) -> Command {
     let mut command = AUTH_SERVER.command(dir);
     command
-        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
+        .envs(access_key_env(alg, dir))
         .env("REFRESH_TOKEN_SECRET", REFRESH_SECRET);
     command
 }
 
-/// The binary with both test secrets set, on `data` (the target's backend).
+/// The binary in the target's mode with its keys, on `data` (the target's backend).
 pub(crate) fn configured_on(data: &TestData) -> Command {
     let mut command = configured(data.dir().path());
     command.env("AUTH_DATABASE_URL", data.database_url());
@@ -42,11 +72,12 @@ async fn refused_start(command: &mut Command) -> Refusal {
     AUTH_SERVER.refused_start(command).await
 }
 
-/// Exactly one line on stderr, naming `variable`, and no secret in it.
-fn assert_refused_naming(refusal: &Refusal, variable: &str, secrets: &[&str]) {
+/// Exactly one line on stderr, naming `variable`, and no secret (nor the test key) in it.
+pub(crate) fn assert_refused_naming(refusal: &Refusal, variable: &str, secrets: &[&str]) {
     refusal.assert_one_line_naming(variable);
     let stderr = &refusal.stderr;
-    for secret in secrets.iter().chain([&ACCESS_SECRET, &REFRESH_SECRET]) {
+    let key = access_key_body();
+    for secret in secrets.iter().chain([&ACCESS_SECRET, &REFRESH_SECRET, &key.as_str()]) {
         assert!(!stderr.contains(secret), "the secret is printed: {stderr:?}");
     }
 }
@@ -64,14 +95,14 @@ async fn refuses_to_start_without_the_access_secret() {
 async fn refuses_to_start_without_the_refresh_secret() {
     let dir = TestDir::new();
     let mut command = AUTH_SERVER.command(dir.path());
-    command.env("ACCESS_TOKEN_SECRET", ACCESS_SECRET);
+    command.envs(access_key_env(crate::ALG, dir.path()));
     assert_refused_naming(&refused_start(&mut command).await, "REFRESH_TOKEN_SECRET", &[]);
 }
 
 #[tokio::test]
 async fn refuses_an_empty_secret() {
     let dir = TestDir::new();
-    let mut command = configured(dir.path());
+    let mut command = configured_hs256(dir.path());
     command.env("ACCESS_TOKEN_SECRET", "");
     assert_refused_naming(&refused_start(&mut command).await, "ACCESS_TOKEN_SECRET", &[]);
 }
@@ -82,7 +113,7 @@ async fn refuses_a_31_byte_secret_without_printing_it() {
     assert_eq!(short.len(), 31);
 
     let dir = TestDir::new();
-    let mut command = configured(dir.path());
+    let mut command = configured_hs256(dir.path());
     command.env("ACCESS_TOKEN_SECRET", short);
     assert_refused_naming(&refused_start(&mut command).await, "ACCESS_TOKEN_SECRET", &[short]);
 
@@ -94,7 +125,7 @@ async fn refuses_a_31_byte_secret_without_printing_it() {
 #[tokio::test]
 async fn refuses_equal_secrets_without_printing_them() {
     let dir = TestDir::new();
-    let mut command = configured(dir.path());
+    let mut command = configured_hs256(dir.path());
     command.env("REFRESH_TOKEN_SECRET", ACCESS_SECRET);
     assert_refused_naming(&refused_start(&mut command).await, "REFRESH_TOKEN_SECRET", &[]);
 }
@@ -133,7 +164,7 @@ async fn refuses_previous_secrets_that_are_short_or_shared_between_the_kinds() {
     ];
     for (variable, value, named) in cases {
         let dir = TestDir::new();
-        let mut command = configured(dir.path());
+        let mut command = configured_hs256(dir.path());
         command.env(variable, &value);
         assert_refused_naming(&refused_start(&mut command).await, named, &[short, old]);
     }
@@ -328,7 +359,9 @@ async fn the_logs_never_contain_a_password_a_secret_or_a_token() {
         .unwrap_or_else(|| panic!("no warning about the reuse:\n{output}"));
     assert!(warning.contains(&claims.sid), "{warning}");
     assert!(warning.contains(&claims.sub), "{warning}");
+    let keys = never_shown(crate::ALG);
     let mut never = vec![PASSWORD, wrong_password, ACCESS_SECRET, REFRESH_SECRET];
+    never.extend(keys.iter().map(String::as_str));
     let tokens: Vec<&str> = [&login, &rotated]
         .iter()
         .flat_map(|pair| [&pair["accessToken"], &pair["refreshToken"]])
@@ -412,7 +445,7 @@ async fn the_environment_wins_over_the_dotenv_file() {
     let dir = TestDir::new();
     std::fs::write(dir.path().join(".env"), "ACCESS_TOKEN_SECRET=too-short\n").expect("write .env");
 
-    let server = start(&mut configured(dir.path())).await;
+    let server = start(&mut configured_hs256(dir.path())).await;
 
     let status = server.terminate().await.status;
     assert_eq!(status.code(), Some(0));

@@ -5,8 +5,8 @@ use reqwest::Response;
 use serde_json::json;
 use test_support::cors::{self, FRONTEND, granted, header, list};
 
-use crate::binary::AUTH_SERVER;
-use crate::helpers::{ACCESS_SECRET, REFRESH_SECRET, TestApp, spawn_app, spawn_app_with};
+use crate::binary::{AUTH_SERVER, access_key_env};
+use crate::helpers::{REFRESH_SECRET, TestApp, TestDir, spawn_app, spawn_app_with};
 
 async fn spawn_allowing(origins: &str) -> TestApp {
     spawn_app_with(|config| {
@@ -131,10 +131,10 @@ async fn by_default_no_origin_gets_a_grant() {
 
 #[tokio::test]
 async fn a_malformed_setting_refuses_the_start_naming_it() {
-    let secrets = [
-        ("ACCESS_TOKEN_SECRET", ACCESS_SECRET),
-        ("REFRESH_TOKEN_SECRET", REFRESH_SECRET),
-    ];
+    let keys = TestDir::new();
+    let mut envs = access_key_env(crate::ALG, keys.path());
+    envs.push(("REFRESH_TOKEN_SECRET", REFRESH_SECRET.to_owned()));
+    let secrets: Vec<(&str, &str)> = envs.iter().map(|(name, value)| (*name, value.as_str())).collect();
     let values = [
         "localhost:5173",
         "http://localhost:5173/",

@@ -7,15 +7,18 @@
 //! `200`, and the victim's own refresh token would stop working. After the
 //! table, the victim's token must still rotate.
 
-use jwt_tokens::{Secret, key_id, now_unix};
+use jwt_tokens::{Secret, TokenAlgorithm, key_id, now_unix};
 use serde_json::{Value, json};
 use test_support::jose::{
-    ATTACKER_SECRET, Algorithm, craft, craft_raw, empty_key_equivalent, header, jwk_embedded, signature, signed_with,
-    unsigned, with, with_header, with_payload, with_signature, without,
+    ATTACKER_SECRET, Algorithm, craft, craft_eddsa, craft_raw, empty_key_equivalent, header, jwk_embedded, signature,
+    signed_with, unsigned, with, with_header, with_payload, with_signature, without,
 };
 use test_support::table::assert_every;
 
-use crate::helpers::{ACCESS_SECRET, AUDIENCE, ISSUER, OTHER_SECRET, REFRESH_SECRET, TestApp, Tokens, spawn_app};
+use crate::helpers::{
+    ACCESS_SECRET, AUDIENCE, ISSUER, OTHER_SECRET, REFRESH_SECRET, TestApp, Tokens, access_key, access_key_pem,
+    spawn_app,
+};
 
 // ---------------------------------------------------------------------------
 // Crafting tokens
@@ -171,11 +174,70 @@ fn bad_body(name: &'static str, body: Value) -> Row {
     }
 }
 
-/// `control`: the claims of another live session, which the control row spends.
-fn rows(victim: &Victim, control: &Value) -> Vec<Row> {
+/// Refresh tokens made with the access key of a server of mode `alg`, or under its kid.
+fn access_key_rows(alg: TokenAlgorithm, victim: &Victim) -> Vec<Row> {
+    let claims = &victim.claims;
+    match alg {
+        TokenAlgorithm::Hs256 => vec![
+            refused(
+                "signed with the access secret under the access kid",
+                craft(&header("rt+jwt", &kid_of(ACCESS_SECRET)), claims, ACCESS_SECRET),
+            ),
+            refused(
+                "signed with the access secret under the refresh kid",
+                victim.keyed(ACCESS_SECRET),
+            ),
+            refused(
+                "kid of the access key, signed with the refresh secret",
+                victim.headed(&header("rt+jwt", &kid_of(ACCESS_SECRET))),
+            ),
+        ],
+        TokenAlgorithm::EdDsa => {
+            let public = access_key().public_key();
+            let access_kid = public.kid();
+            let public_pem = public.to_pem().expect("PEM");
+            let eddsa = |kid: &str| json!({ "alg": "EdDSA", "typ": "rt+jwt", "kid": kid });
+            vec![
+                refused(
+                    "signed with the access private key (EdDSA) under the access kid",
+                    craft_eddsa(&eddsa(&access_kid), claims, access_key_pem()),
+                ),
+                refused(
+                    "signed with the access private key (EdDSA) under the refresh kid",
+                    craft_eddsa(&eddsa(&refresh_kid()), claims, access_key_pem()),
+                ),
+                refused(
+                    "HS256 keyed with the access public key's PEM, under the access kid (key confusion)",
+                    craft(&header("rt+jwt", &access_kid), claims, &public_pem),
+                ),
+                refused(
+                    "HS256 keyed with the access public key's PEM, under the refresh kid",
+                    victim.keyed(&public_pem),
+                ),
+                refused(
+                    "HS256 keyed with the access public key's 32 bytes, under the refresh kid",
+                    craft_raw(
+                        refresh_header().to_string().as_bytes(),
+                        claims.to_string().as_bytes(),
+                        public.as_bytes(),
+                        Algorithm::HS256,
+                    ),
+                ),
+                refused(
+                    "kid of the access key, signed with the refresh secret",
+                    victim.headed(&header("rt+jwt", &access_kid)),
+                ),
+            ]
+        }
+    }
+}
+
+/// `control`: the claims of another live session, which the control row spends. `alg`: the
+/// server's access token algorithm, whose key the rows of [`access_key_rows`] misuse.
+fn rows(alg: TokenAlgorithm, victim: &Victim, control: &Value) -> Vec<Row> {
     let now = now_unix();
     let claims = &victim.claims;
-    vec![
+    let mut rows = vec![
         // --- control: a hand-crafted token of another live session rotates --------------
         Row {
             name: "control: a hand-crafted copy of a real refresh token (checks the crafting helpers)",
@@ -266,15 +328,7 @@ fn rows(victim: &Victim, control: &Value) -> Vec<Row> {
             "alg missing, refresh secret",
             victim.headed(&json!({ "typ": "rt+jwt", "kid": refresh_kid() })),
         ),
-        // --- wrong keys -----------------------------------------------------------------
-        refused(
-            "signed with the access secret under the access kid",
-            craft(&header("rt+jwt", &kid_of(ACCESS_SECRET)), claims, ACCESS_SECRET),
-        ),
-        refused(
-            "signed with the access secret under the refresh kid",
-            victim.keyed(ACCESS_SECRET),
-        ),
+        // --- wrong keys (and the access key: `access_key_rows`) -------------------------------
         refused(
             "signed with an unknown secret under its own kid",
             craft(&header("rt+jwt", &kid_of(OTHER_SECRET)), claims, OTHER_SECRET),
@@ -424,10 +478,6 @@ fn rows(victim: &Victim, control: &Value) -> Vec<Row> {
             "kid ' UNION SELECT 'key' --, signed with `key`",
             craft(&header("rt+jwt", "' UNION SELECT 'key' --"), claims, "key"),
         ),
-        refused(
-            "kid of the access key, signed with the refresh secret",
-            victim.headed(&header("rt+jwt", &kid_of(ACCESS_SECRET))),
-        ),
         // --- headers that point elsewhere for keys, or are critical -------------------------
         refused(
             "jku to the attacker's key set, signed with the attacker's key",
@@ -519,7 +569,9 @@ fn rows(victim: &Victim, control: &Value) -> Vec<Row> {
         ),
         bad_body("body an array", json!([victim.tokens.refresh])),
         bad_body("body a string", json!(victim.tokens.refresh)),
-    ]
+    ];
+    rows.extend(access_key_rows(alg, victim));
+    rows
 }
 
 /// Every string in the request body, split into the pieces a response must not echo.
@@ -610,7 +662,7 @@ async fn every_forged_refresh_token_and_bad_body_gets_its_answer() {
     let control = serde_json::to_value(app.refresh_claims(&control.refresh)).expect("claims as JSON");
 
     assert_every(
-        &rows(&victim, &control),
+        &rows(app.config.tokens.access_token_alg, &victim, &control),
         |row| row.name,
         async |row| check(&app, row).await,
     )

@@ -8,13 +8,13 @@ use auth_server::{AppState, Lifetimes, Limits, app, open_store};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
-use jwt_tokens::{AccessTokens, KeySet, RefreshClaims, RefreshTokens, Secret, now_unix};
+use jwt_tokens::{KeySet, RefreshClaims, RefreshTokens, Secret, now_unix};
 use serde_json::{Value, json};
 use service_kit::rate_limit::AddressSource;
 use tower::ServiceExt as _;
 
 use crate::helpers::{
-    ACCESS_SECRET, ISSUER, REFRESH_SECRET, TestData, assert_error_shape, config, default_settings, json, spawn_app,
+    ISSUER, REFRESH_SECRET, TestData, access_tokens, assert_error_shape, config, default_settings, json, spawn_app,
     test_data,
 };
 
@@ -36,7 +36,7 @@ async fn readyz_is_200_when_the_database_answers() {
 
 /// The app, as `main` builds it, over a store whose connections have been closed.
 async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshTokens) {
-    let config = config(&data.database_url());
+    let config = config(data);
     let store = open_store(
         &config.database_url,
         &config.server.database,
@@ -47,7 +47,7 @@ async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshToken
     store.close().await;
     let keys = |secret: &str| KeySet::single(&Secret::new(secret)).expect("a valid secret");
     let state = AppState {
-        access: Arc::new(AccessTokens::new(keys(ACCESS_SECRET), &default_settings())),
+        access: Arc::new(access_tokens(&config)),
         refresh: Arc::new(RefreshTokens::new(keys(REFRESH_SECRET), &default_settings())),
         store,
         hasher: Arc::new(Hasher::new().await.expect("a hasher")),

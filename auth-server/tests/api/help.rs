@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use auth_server::Config;
 use clap::CommandFactory as _;
 use test_support::help::{
-    assert_env_example_lists_every_setting, assert_help_lists_every_setting,
+    assert_binary_tests_clear_every_setting, assert_env_example_lists_every_setting, assert_help_lists_every_setting,
     assert_secret_flags_warn_of_the_process_list,
 };
 
@@ -33,6 +33,11 @@ async fn help_lists_every_flag_with_its_variable_and_default_and_never_a_secret(
         assert!(!help.contains(secret), "--help shows a secret:\n{help}");
     }
     assert!(help.contains("user"), "--help lists the operators' commands:\n{help}");
+}
+
+#[test]
+fn the_binary_tests_clear_every_variable_from_their_environment() {
+    assert_binary_tests_clear_every_setting(&Config::command());
 }
 
 #[test]

@@ -1,13 +1,18 @@
 //! `spawn_app()` and friends: a fresh server and database per test, on the backend that the
-//! test target names in `crate::BACKEND` (the same files run as `api` on SQLite and as
-//! `api_postgres` on PostgreSQL), typed requests, token tools.
+//! test target names in `crate::BACKEND` and signing access tokens with the algorithm it names
+//! in `crate::ALG` (the same files run as `api` and `api_eddsa` on SQLite, `api_postgres` and
+//! `api_postgres_eddsa` on PostgreSQL), typed requests, token tools.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use auth_server::{Application, Config};
 use clap::Parser;
-use jwt_tokens::{AccessTokens, KeySet, RefreshClaims, RefreshTokens, Secret, TokenSettings};
+use jwt_tokens::{
+    AccessTokens, Ed25519PrivateKey, Ed25519PublicKey, KeySet, RefreshClaims, RefreshTokens, Secret, TokenAlgorithm,
+    TokenSettings, key_id,
+};
 use reqwest::Response;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -25,22 +30,99 @@ pub const AUDIENCE: &str = "posts-server";
 /// A password that passes the rules; tests use it unless the password is the point.
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The file name of the Ed25519 private key in a test's directory (`ACCESS_TOKEN_PRIVATE_KEY_FILE`).
+pub const ACCESS_KEY_FILE: &str = "access-token.key";
+
 /// Fresh, empty data for one test on the target's backend.
 pub async fn test_data() -> Arc<TestData> {
     Arc::new(TestData::new(crate::BACKEND, "auth.db").await)
 }
 
-/// Settings for a test server: port 0, the database at `database_url`, the test secrets.
-/// Every setting is given as a flag, so nothing leaks in from the test's environment.
-pub fn config(database: &str) -> Config {
-    Config::try_parse_from([
+/// The PKCS#8 PEM of the Ed25519 key that signs access tokens in `EdDSA` mode: made once per
+/// test process, written into each test's own directory ([`write_access_key`]).
+pub fn access_key_pem() -> &'static str {
+    static PEM: OnceLock<String> = OnceLock::new();
+    PEM.get_or_init(|| {
+        let key = Ed25519PrivateKey::generate().expect("an Ed25519 key");
+        key.to_pkcs8_pem().expect("PKCS#8 PEM").expose().to_owned()
+    })
+}
+
+/// The test's Ed25519 signing key.
+pub fn access_key() -> Ed25519PrivateKey {
+    Ed25519PrivateKey::from_pkcs8_pem(access_key_pem()).expect("the test key")
+}
+
+/// The base64 body of the test's private key file: what no output may ever show.
+pub fn access_key_body() -> String {
+    access_key_pem()
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect()
+}
+
+/// Writes the test key into `dir` (owner-only, once) and returns the file's path.
+pub fn write_access_key(dir: &Path) -> PathBuf {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(ACCESS_KEY_FILE);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(mut file) => file
+            .write_all(access_key_pem().as_bytes())
+            .expect("write the test key file"),
+        // Several servers of one test share their directory, and so the key.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(err) => panic!("create {}: {err}", path.display()),
+    }
+    path
+}
+
+/// What no output of a server of mode `alg` may show: its refresh secret and its access key,
+/// the secret or the private key file's content.
+pub fn never_shown(alg: TokenAlgorithm) -> Vec<String> {
+    let mut secrets = vec![REFRESH_SECRET.to_owned()];
+    match alg {
+        TokenAlgorithm::Hs256 => secrets.push(ACCESS_SECRET.to_owned()),
+        TokenAlgorithm::EdDsa => secrets.push(access_key_body()),
+    }
+    secrets
+}
+
+/// Settings for a test server of the target's mode (`crate::ALG`) on `data`: see [`config_in`].
+pub fn config(data: &TestData) -> Config {
+    config_in(crate::ALG, data)
+}
+
+/// Settings for a test server: port 0, the database of `data`, the test refresh secret, and
+/// access tokens signed with `alg`: HS256 under the test access secret, or EdDSA under the
+/// test key (its file written into `data`'s directory). Every setting is given as a flag, so
+/// nothing leaks in from the test's environment.
+pub fn config_in(alg: TokenAlgorithm, data: &TestData) -> Config {
+    let key_file;
+    let access: [&str; 4] = match alg {
+        TokenAlgorithm::Hs256 => ["--access-token-alg", "HS256", "--access-token-secret", ACCESS_SECRET],
+        TokenAlgorithm::EdDsa => {
+            key_file = write_access_key(data.dir().path()).display().to_string();
+            [
+                "--access-token-alg",
+                "EdDSA",
+                "--access-token-private-key-file",
+                &key_file,
+            ]
+        }
+    };
+    let database = data.database_url();
+    let common = [
         "auth-server",
         "--addr",
         "127.0.0.1:0",
         "--database-url",
-        database,
-        "--access-token-secret",
-        ACCESS_SECRET,
+        &database,
         "--refresh-token-secret",
         REFRESH_SECRET,
         "--jwt-issuer",
@@ -61,12 +143,71 @@ pub fn config(database: &str) -> Config {
         "0s",
         "--log",
         "warn",
-    ])
-    .expect("the test settings parse")
+    ];
+    Config::try_parse_from(common.into_iter().chain(access)).expect("the test settings parse")
 }
 
 fn keys(secret: &str) -> KeySet {
     KeySet::single(&Secret::new(secret)).expect("a valid test secret")
+}
+
+/// Issues and verifies access tokens with the keys `config` gives the server: its HS256
+/// secrets, or its Ed25519 key file and published public keys, read as the server reads them.
+pub fn access_tokens(config: &Config) -> AccessTokens {
+    let tokens = &config.tokens;
+    let keys = match tokens.access_token_alg {
+        TokenAlgorithm::Hs256 => KeySet::new(
+            tokens.access_token_secret.as_ref().expect("an access secret"),
+            &tokens.access_token_previous_secrets,
+        )
+        .expect("valid access secrets"),
+        TokenAlgorithm::EdDsa => {
+            let file = config.access_token_private_key_file.as_ref().expect("a key file");
+            let pem = std::fs::read_to_string(file).expect("read the key file");
+            let private = Ed25519PrivateKey::from_pkcs8_pem(&pem).expect("a private key");
+            let published = match &config.access_token_public_keys_file {
+                Some(file) => {
+                    let text = std::fs::read_to_string(file).expect("read the public keys file");
+                    Ed25519PublicKey::from_pem_bundle(&text).expect("public keys")
+                }
+                None => Vec::new(),
+            };
+            KeySet::ed25519(&private, &published).expect("valid keys")
+        }
+    };
+    AccessTokens::new(keys, &tokens.settings())
+}
+
+/// The `alg` and `kid` an access token of a server with `config` carries in its header,
+/// worked out from the configured key alone: the HS256 key id of the secret, or the RFC 7638
+/// thumbprint of the Ed25519 public key (computed by `jsonwebtoken`, not by this project).
+pub fn access_header(config: &Config) -> (jsonwebtoken::Algorithm, String) {
+    match config.tokens.access_token_alg {
+        TokenAlgorithm::Hs256 => {
+            let secret = config.tokens.access_token_secret.as_ref().expect("an access secret");
+            (jsonwebtoken::Algorithm::HS256, key_id(secret).expect("a kid"))
+        }
+        TokenAlgorithm::EdDsa => {
+            let file = config.access_token_private_key_file.as_ref().expect("a key file");
+            let pem = std::fs::read_to_string(file).expect("read the key file");
+            let public = Ed25519PrivateKey::from_pkcs8_pem(&pem)
+                .expect("a private key")
+                .public_key();
+            (jsonwebtoken::Algorithm::EdDSA, thumbprint(public.as_bytes()))
+        }
+    }
+}
+
+/// The RFC 7638 thumbprint (SHA-256) of an Ed25519 public key, by `jsonwebtoken`.
+pub fn thumbprint(public: &[u8; 32]) -> String {
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(json!({
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": test_support::jose::b64url(public),
+    }))
+    .expect("an OKP JWK");
+    jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+        .expect("a thumbprint")
 }
 
 /// A running server, its database directory, and tools to talk to it.
@@ -74,7 +215,7 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
     pub client: reqwest::Client,
-    /// Verify and craft tokens with the server's own secrets and settings.
+    /// Verify and craft tokens with the server's own keys (those of its mode) and settings.
     pub access: AccessTokens,
     pub refresh: RefreshTokens,
     pub config: Config,
@@ -94,13 +235,23 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 
 /// Starts a server on `data`, which other servers of the test may share.
 pub async fn spawn_app_on(data: Arc<TestData>, adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let mut config = config(&data.database_url());
+    spawn_app_in_on(crate::ALG, data, adjust).await
+}
+
+/// Starts a server signing access tokens with `alg`, whatever the target's mode: for tests
+/// about one mode's keys.
+pub async fn spawn_app_in(alg: TokenAlgorithm, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_in_on(alg, test_data().await, adjust).await
+}
+
+async fn spawn_app_in_on(alg: TokenAlgorithm, data: Arc<TestData>, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = config_in(alg, &data);
     adjust(&mut config);
     let settings = config.tokens.settings();
     let mut app = TestApp {
         address: String::new(),
         client: reqwest::Client::new(),
-        access: AccessTokens::new(keys(ACCESS_SECRET), &settings),
+        access: access_tokens(&config),
         refresh: RefreshTokens::new(keys(REFRESH_SECRET), &settings),
         config,
         data,

@@ -1,9 +1,18 @@
 //! Key rotation: a new secret signs, the previous one keeps verifying until it
 //! is removed; no one is logged out by a rotation.
+//!
+//! These rotate the HS256 access secret beside the refresh secret, so their servers run in
+//! `HS256` mode in every target; the rotation of Ed25519 access keys is in `jwks.rs`.
 
-use jwt_tokens::{AccessTokens, KeySet, RefreshTokens, Secret, key_id};
+use jwt_tokens::{AccessTokens, KeySet, RefreshTokens, Secret, TokenAlgorithm, key_id};
 
-use crate::helpers::{ACCESS_SECRET, PASSWORD, REFRESH_SECRET, TestApp, assert_refused, default_settings, spawn_app};
+use crate::helpers::{
+    ACCESS_SECRET, PASSWORD, REFRESH_SECRET, TestApp, assert_refused, default_settings, spawn_app_in,
+};
+
+async fn spawn_app() -> TestApp {
+    spawn_app_in(TokenAlgorithm::Hs256, |_| {}).await
+}
 
 const NEW_ACCESS_SECRET: &str = "rotated-access-secret-0123456789-abcdefghijk";
 const NEW_REFRESH_SECRET: &str = "rotated-refresh-secret-0123456789-abcdefghij";

@@ -4,7 +4,7 @@ use jwt_tokens::{Secret, key_id, now_unix};
 use serde_json::json;
 
 use crate::helpers::{
-    ACCESS_SECRET, AUDIENCE, ISSUER, PASSWORD, REFRESH_SECRET, assert_bearer_error, assert_error, json, spawn_app,
+    AUDIENCE, ISSUER, PASSWORD, REFRESH_SECRET, access_header, assert_bearer_error, assert_error, json, spawn_app,
 };
 
 #[tokio::test]
@@ -51,10 +51,11 @@ async fn the_access_token_names_the_user_and_verifies() {
     assert!(claims.iat <= now + 1 && claims.nbf <= now + 1, "{claims:?}");
     assert_eq!(claims.exp, claims.iat + 900, "{claims:?}");
 
+    // The algorithm of the target's mode, under the kid of the configured key.
     let header = jsonwebtoken::decode_header(&tokens.access).expect("a JWT header");
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::HS256);
+    let (alg, access_kid) = access_header(&app.config);
+    assert_eq!(header.alg, alg);
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-    let access_kid = key_id(&Secret::new(ACCESS_SECRET)).expect("kid");
     assert_eq!(header.kid.as_deref(), Some(access_kid.as_str()));
 }
 

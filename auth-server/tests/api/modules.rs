@@ -1,7 +1,8 @@
-// The test modules that both targets run, each on its own backend: `api` (`main.rs`, SQLite) and
-// `api_postgres` (`postgres.rs`, PostgreSQL) take this one list with `include!("modules.rs")`, so
-// each `mod` here is a file of this directory. A module for one backend only goes in that
-// target's root instead.
+// The test modules that every target runs, each on its own backend and in its own access token
+// mode: `api` (`main.rs`, SQLite) and `api_postgres` (`postgres.rs`, PostgreSQL) with HS256,
+// `api_eddsa` (`eddsa.rs`, SQLite) and `api_postgres_eddsa` (`postgres_eddsa.rs`, PostgreSQL)
+// with EdDSA, take this one list with `include!("modules.rs")`, so each `mod` here is a file of
+// this directory. A module for one backend only goes in that backend's roots instead.
 
 mod bad_input;
 mod binary;
@@ -15,6 +16,7 @@ mod headers;
 mod health;
 mod help;
 mod helpers;
+mod jwks;
 mod keys;
 mod limits;
 mod login;

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use auth_server::password::Hasher;
 use auth_server::{AppState, Lifetimes, Limits, app, open_store};
-use jwt_tokens::{AccessTokens, KeySet, RefreshTokens, Secret};
+use jwt_tokens::{KeySet, RefreshTokens, Secret};
 use serde_json::Value;
 use service_kit::rate_limit::AddressSource;
 use test_support::openapi;
 
-use crate::helpers::{ACCESS_SECRET, REFRESH_SECRET, TestApp, config, default_settings, spawn_app, test_data};
+use crate::helpers::{REFRESH_SECRET, TestApp, access_tokens, config, default_settings, spawn_app, test_data};
 
 /// The document as a client gets it.
 async fn document(app: &TestApp) -> Value {
@@ -22,7 +22,7 @@ async fn document(app: &TestApp) -> Value {
 /// The router that `main` serves, built from a state of its own.
 async fn router() -> axum::Router {
     let data = test_data().await;
-    let config = config(&data.database_url());
+    let config = config(&data);
     let store = open_store(
         &config.database_url,
         &config.server.database,
@@ -33,7 +33,7 @@ async fn router() -> axum::Router {
     let keys = |secret: &str| KeySet::single(&Secret::new(secret)).expect("a valid secret");
     app(
         AppState {
-            access: Arc::new(AccessTokens::new(keys(ACCESS_SECRET), &default_settings())),
+            access: Arc::new(access_tokens(&config)),
             refresh: Arc::new(RefreshTokens::new(keys(REFRESH_SECRET), &default_settings())),
             store,
             hasher: Arc::new(Hasher::new().await.expect("a hasher")),

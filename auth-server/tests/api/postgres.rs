@@ -13,6 +13,9 @@ mod instances;
 mod pg_faults;
 
 use helpers::Backend;
+use jwt_tokens::TokenAlgorithm;
 
 /// Where every test server of this target keeps its data.
 pub const BACKEND: Backend = Backend::Postgres;
+/// How the test servers of this target sign access tokens, unless a test says otherwise.
+pub const ALG: TokenAlgorithm = TokenAlgorithm::Hs256;

@@ -86,6 +86,21 @@ impl TokenArgs {
     /// Reads the access secrets given as files into their settings; the error is one line
     /// naming the variable (never the file's content). Call it before [`Self::access_keys`].
     pub fn read_secret_files(&mut self) -> Result<(), String> {
+        if self.access_token_alg == TokenAlgorithm::EdDsa {
+            for (variable, given) in [
+                ("ACCESS_TOKEN_SECRET_FILE", &self.access_token_secret_file),
+                (
+                    "ACCESS_TOKEN_PREVIOUS_SECRETS_FILE",
+                    &self.access_token_previous_secrets_file,
+                ),
+            ] {
+                if given.is_some() {
+                    return Err(format!(
+                        "{variable} is set, but ACCESS_TOKEN_ALG=EdDSA uses no access secret; unset it"
+                    ));
+                }
+            }
+        }
         secret_from_file(
             &mut self.access_token_secret,
             self.access_token_secret_file.take(),

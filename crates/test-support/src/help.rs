@@ -113,6 +113,21 @@ pub fn assert_env_example_lists_every_setting(command: &Command, env_example: &s
     }
 }
 
+/// Every variable of `command` is one the binary tests clear from the environment before they
+/// start a server ([`crate::CONTRACT_VARIABLES`]), so that a developer's shell never reaches
+/// a test's server.
+pub fn assert_binary_tests_clear_every_setting(command: &Command) {
+    let missing: Vec<String> = settings(command)
+        .into_iter()
+        .map(|(_, variable, _, _)| variable)
+        .filter(|variable| !crate::CONTRACT_VARIABLES.contains(&variable.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "test_support::CONTRACT_VARIABLES does not clear {missing:?}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::help_entry;

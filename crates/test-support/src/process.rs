@@ -49,6 +49,19 @@ pub const CONTRACT_VARIABLES: &[&str] = &[
     "HTTP_HEADER_TIMEOUT",
     "HTTP_IDLE_TIMEOUT",
     "HTTP_MAX_CONNECTIONS",
+    "METRICS_ADDR",
+    "POSTS_CACHE_MIB",
+    "ACCESS_TOKEN_SECRET_FILE",
+    "ACCESS_TOKEN_PREVIOUS_SECRETS_FILE",
+    "REFRESH_TOKEN_SECRET_FILE",
+    "REFRESH_TOKEN_PREVIOUS_SECRETS_FILE",
+    // EdDSA access tokens and the auth server's published keys.
+    "ACCESS_TOKEN_ALG",
+    "ACCESS_TOKEN_PRIVATE_KEY_FILE",
+    "ACCESS_TOKEN_PUBLIC_KEYS_FILE",
+    "AUTH_URL",
+    "AUTH_KEYS_REFRESH",
+    "VERIFIED_TOKEN_CACHE",
 ];
 
 /// A server binary: the name it prints its lines with, where it is, the variables every start

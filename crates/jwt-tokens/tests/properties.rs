@@ -55,6 +55,27 @@ fn keys(secret: &str) -> KeySet {
 static ACCESS: LazyLock<AccessTokens> = LazyLock::new(|| AccessTokens::new(keys(ACCESS_SECRET), &settings()));
 static REFRESH: LazyLock<RefreshTokens> = LazyLock::new(|| RefreshTokens::new(keys(REFRESH_SECRET), &settings()));
 
+/// An EdDSA issuer, and a verifier of its tokens from its published keys alone, with its
+/// verified-token cache.
+static EDDSA: LazyLock<(AccessTokens, AccessTokens)> = LazyLock::new(|| {
+    let key = jwt_tokens::Ed25519PrivateKey::generate().expect("a key");
+    let issuer = AccessTokens::new(KeySet::ed25519(&key, &[]).expect("keys"), &settings());
+    let verifier = AccessTokens::following(&settings());
+    verifier
+        .replace_keys(KeySet::from_jwks(issuer.jwks().as_bytes()).expect("the JWK Set"))
+        .expect("keys");
+    (issuer, verifier)
+});
+
+/// The EdDSA verifier's reason, which its fast path and jsonwebtoken alone must agree on.
+fn eddsa_reason(token: &str) -> Option<VerifyReason> {
+    let verifier = &EDDSA.1;
+    let fast = verifier.verify(token).err().map(|e| e.reason);
+    let library = verifier.verify_by_library(token).err().map(|e| e.reason);
+    assert_eq!(fast, library, "the paths disagree on {token:?}");
+    fast
+}
+
 fn issued_access(user: &str, name: &str, sid: &str) -> String {
     ACCESS.issue(user, name, sid, TTL).expect("issuing an access token")
 }
@@ -517,6 +538,21 @@ proptest! {
     ) {
         let token = issued_access(&user, &name, "sid");
         check_tampered(&token, &tamper(&token, segment, at, &edit), access_reason)?;
+    }
+
+    /// With the untouched token verified (and so kept in the verifier's cache) first: an edited
+    /// copy is another text, verified anew.
+    #[test]
+    fn any_single_edit_of_an_eddsa_access_token_is_refused(
+        user in printable_text(),
+        name in printable_text(),
+        segment in 0usize..3,
+        at in any::<Index>(),
+        edit in edit(),
+    ) {
+        let token = EDDSA.0.issue(&user, &name, "sid", TTL).expect("issuing an EdDSA token");
+        prop_assert_eq!(eddsa_reason(&token), None);
+        check_tampered(&token, &tamper(&token, segment, at, &edit), eddsa_reason)?;
     }
 
     #[test]

@@ -65,6 +65,7 @@ fn start(dir: &Path, auth: u16, posts: u16) -> (Child, String) {
             }
             Err(_) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("the development start was not ready:\n{output}");
             }
         }

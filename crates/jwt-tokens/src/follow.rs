@@ -30,6 +30,7 @@ pub struct KeyFollower {
     /// Base URLs of the issuer's instances, tried in order.
     urls: Vec<String>,
     refresh: Duration,
+    min_interval: Duration,
     client: reqwest::Client,
     wake: Arc<Notify>,
 }
@@ -59,15 +60,23 @@ impl KeyFollower {
             tokens,
             urls,
             refresh,
+            min_interval: refresh.min(Duration::from_secs(10)),
             client,
             wake,
         })
     }
 
+    /// Sets the shortest time between two fetches (by default the refresh interval, at most
+    /// 10 s), at most the refresh interval.
+    pub fn with_min_interval(mut self, min_interval: Duration) -> Self {
+        self.min_interval = min_interval.min(self.refresh);
+        self
+    }
+
     /// The shortest time between two fetches: a flood of tokens naming unknown `kid`s makes at
     /// most one fetch per this interval.
     pub fn min_interval(&self) -> Duration {
-        self.refresh.min(Duration::from_secs(10))
+        self.min_interval
     }
 
     /// Fetches and applies the key set until the process ends.

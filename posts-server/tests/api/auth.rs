@@ -3,7 +3,8 @@
 use serde_json::json;
 
 use crate::helpers::{
-    AUDIENCE, assert_bearer_error, claims_for, json, spawn_app, token_for, tokens, tokens_with_secret,
+    AUDIENCE, OTHER_SECRET, assert_bearer_error, claims_for, json, spawn_app, spawn_app_with, token_for, tokens,
+    tokens_with_secret, use_hs256,
 };
 
 #[tokio::test]
@@ -71,10 +72,11 @@ async fn token_for_another_audience_is_403() {
     assert_bearer_error(app.get_posts(&token).await, 403, "invalid_token").await;
 }
 
+/// About HS256 secrets themselves: on an HS256 server in every target.
 #[tokio::test]
 async fn token_signed_with_another_secret_is_403() {
-    let app = spawn_app().await;
-    let token = tokens_with_secret("another-secret-of-at-least-32-bytes!")
+    let app = spawn_app_with(use_hs256).await;
+    let token = tokens_with_secret(OTHER_SECRET)
         .sign(&claims_for("user-1"))
         .expect("sign");
     assert_bearer_error(app.get_posts(&token).await, 403, "invalid_token").await;

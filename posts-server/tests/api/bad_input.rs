@@ -5,13 +5,11 @@
 //! may be a 5xx. Rows at the limits that must succeed are in the tables too,
 //! and after each table the server must still serve a legitimate client.
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 use test_support::table::{BODY_LIMIT, Expect, Route, Row, Table, health_and_routing_corpus, json_corpus, with_field};
 
-use crate::helpers::{TestApp, json, spawn_app, token_for, tokens_with_secret};
+use crate::helpers::{TestApp, foreign_token_for, json, spawn_app, token_for};
 
 /// Sends every row and fails the test with a line for each row the server got wrong.
 async fn run_table(app: &TestApp, rows: &[Row]) {
@@ -143,9 +141,7 @@ async fn create_post_refuses_bad_input() {
 async fn create_post_without_a_usable_token_is_refused_before_its_body_is_read() {
     let app = spawn_app().await;
     let token = token_for("user-1", "ann");
-    let foreign = tokens_with_secret("another-secret-that-is-long-enough-too")
-        .issue("user-1", "ann", "session-1", Duration::from_secs(900))
-        .expect("sign a token");
+    let foreign = foreign_token_for("user-1", "ann");
     let none = Route::new(Method::POST, "/posts");
     let forged = Route::new(Method::POST, "/posts").with_bearer(foreign);
     let valid = post("t", "b");

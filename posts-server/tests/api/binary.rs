@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 use test_support::{ServerBinary, ServerProcess};
 
-use crate::helpers::{ACCESS_SECRET, TestData, TestDir, json, test_data, token_for};
+use crate::helpers::{ACCESS_SECRET, TestData, TestDir, in_mode, json, start_binary, test_data, token_for};
 
 /// The binary, run in its test's directory (so no `.env` of ours is read) with a clean
 /// environment, any free port and its database in that directory (unless a test names
@@ -18,6 +18,7 @@ pub(crate) const POSTS_SERVER: ServerBinary = ServerBinary::new("posts-server", 
     ])
     .patience(Duration::from_secs(60));
 
+/// Unset, `ACCESS_TOKEN_ALG` is HS256, whose secret is required: in every target.
 #[tokio::test]
 async fn refuses_to_start_without_the_access_secret() {
     let dir = TestDir::new();
@@ -25,6 +26,7 @@ async fn refuses_to_start_without_the_access_secret() {
     refusal.assert_one_line_naming("ACCESS_TOKEN_SECRET");
 }
 
+/// About HS256 secrets themselves: in every target.
 #[tokio::test]
 async fn refuses_a_short_access_secret_without_printing_it() {
     let dir = TestDir::new();
@@ -44,9 +46,7 @@ async fn refuses_a_short_access_secret_without_printing_it() {
 async fn refuses_an_unknown_database_url_without_echoing_it() {
     let dir = TestDir::new();
     let mut command = POSTS_SERVER.command(dir.path());
-    command
-        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
-        .env("POSTS_DATABASE_URL", "mysql://user:hunter2@db/posts");
+    in_mode(&mut command).env("POSTS_DATABASE_URL", "mysql://user:hunter2@db/posts");
     let refusal = POSTS_SERVER.refused_start(&mut command).await;
     refusal.assert_one_line_naming("POSTS_DATABASE_URL");
     let stderr = &refusal.stderr;
@@ -57,24 +57,17 @@ async fn refuses_an_unknown_database_url_without_echoing_it() {
 async fn refuses_a_bad_leeway() {
     let dir = TestDir::new();
     let mut command = POSTS_SERVER.command(dir.path());
-    command
-        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
-        .env("JWT_LEEWAY", "abc");
+    in_mode(&mut command).env("JWT_LEEWAY", "abc");
     let refusal = POSTS_SERVER.refused_start(&mut command).await;
     refusal.assert_one_line_naming("JWT_LEEWAY");
 }
 
-/// Starts the binary on `data` (on the target's backend) with the test secret, and waits for
-/// its listening line.
+/// Starts the binary on `data` (on the target's backend) in the target's mode, and waits until
+/// it is serving.
 async fn start(data: &TestData) -> ServerProcess {
-    POSTS_SERVER
-        .start(
-            POSTS_SERVER
-                .command(data.dir().path())
-                .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
-                .env("POSTS_DATABASE_URL", data.database_url()),
-        )
-        .await
+    let mut command = POSTS_SERVER.command(data.dir().path());
+    in_mode(&mut command).env("POSTS_DATABASE_URL", data.database_url());
+    start_binary(&mut command).await
 }
 
 async fn create_post(base: &str, title: &str) -> serde_json::Value {
@@ -124,6 +117,7 @@ async fn committed_posts_survive_sigkill() {
     restarted.kill().await;
 }
 
+/// About HS256 secrets themselves: on an HS256 binary in every target.
 #[tokio::test]
 async fn access_secrets_can_be_read_from_files_without_their_line_ending() {
     let data = test_data().await;
@@ -141,10 +135,14 @@ async fn access_secrets_can_be_read_from_files_without_their_line_ending() {
         )
         .await;
 
-    list_posts(server.base()).await;
-    let signed_with_old = crate::helpers::tokens_with_secret(old)
-        .issue("user-1", "ann", "session-1", Duration::from_secs(900))
-        .expect("sign a token");
+    let response = reqwest::Client::new()
+        .get(server.url("/posts"))
+        .bearer_auth(signed_with(ACCESS_SECRET))
+        .send()
+        .await
+        .expect("GET /posts");
+    assert_eq!(response.status(), 200, "the secret of the file verifies");
+    let signed_with_old = signed_with(old);
     let response = reqwest::Client::new()
         .get(server.url("/posts"))
         .bearer_auth(signed_with_old)
@@ -157,6 +155,13 @@ async fn access_secrets_can_be_read_from_files_without_their_line_ending() {
     assert_eq!(exit.status.code(), Some(0), "{exit:?}");
 }
 
+fn signed_with(secret: &str) -> String {
+    crate::helpers::tokens_with_secret(secret)
+        .issue("user-1", "ann", "session-1", Duration::from_secs(900))
+        .expect("sign a token")
+}
+
+/// About HS256 secrets themselves: in every target.
 #[tokio::test]
 async fn a_secret_file_given_with_the_secret_or_unreadable_refuses_the_start_naming_it() {
     let dir = TestDir::new();

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
 use crate::binary::POSTS_SERVER;
-use crate::helpers::{ACCESS_SECRET, TestDir, token_for};
+use crate::helpers::{TestDir, in_mode, start_binary, token_for};
 
 /// The header timeout the servers of these tests run with.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -88,8 +88,7 @@ fn posts_server(dir: &TestDir, open_files: Option<u64>) -> tokio::process::Comma
         Some(limit) => POSTS_SERVER.command_with_open_files(dir.path(), limit),
         None => POSTS_SERVER.command(dir.path()),
     };
-    command
-        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
+    in_mode(&mut command)
         .env("HTTP_HEADER_TIMEOUT", "2s")
         .env("RUST_LOG", "info");
     command
@@ -99,7 +98,7 @@ fn posts_server(dir: &TestDir, open_files: Option<u64>) -> tokio::process::Comma
 async fn more_slow_clients_than_the_open_files_limit_neither_starve_nor_stay() {
     let dir = TestDir::new();
     // Started as with a shell's common soft limit, scaled down: 256 open files.
-    let server = POSTS_SERVER.start(&mut posts_server(&dir, Some(256))).await;
+    let server = start_binary(&mut posts_server(&dir, Some(256))).await;
     let mut slow = Vec::new();
     for _ in 0..400 {
         slow.extend(slow_client(&server).await);
@@ -122,7 +121,7 @@ async fn a_flood_beyond_the_connection_cap_is_closed_at_once_and_real_clients_ge
     let dir = TestDir::new();
     let mut command = posts_server(&dir, None);
     command.env("HTTP_MAX_CONNECTIONS", "20");
-    let server = POSTS_SERVER.start(&mut command).await;
+    let server = start_binary(&mut command).await;
     let mut slow = Vec::new();
     for _ in 0..100 {
         slow.extend(slow_client(&server).await);
@@ -162,7 +161,7 @@ async fn a_client_that_sends_nothing_more_is_closed_after_the_idle_timeout() {
     let mut command = posts_server(&dir, None);
     // A body that never comes: the head is complete, so only the idle timeout applies.
     command.env("HTTP_IDLE_TIMEOUT", "1s");
-    let server = POSTS_SERVER.start(&mut command).await;
+    let server = start_binary(&mut command).await;
     let mut stream = TcpStream::connect(server.addr()).await.expect("connect");
     let head = format!(
         "POST /posts HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\

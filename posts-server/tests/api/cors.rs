@@ -7,7 +7,7 @@ use serde_json::json;
 use test_support::cors::{self, FRONTEND, granted, header};
 
 use crate::binary::POSTS_SERVER;
-use crate::helpers::{ACCESS_SECRET, TestApp, spawn_app, spawn_app_with, token_for};
+use crate::helpers::{TestApp, mode_env, spawn_app, spawn_app_with, token_for};
 
 async fn spawn_allowing(origins: &str) -> TestApp {
     spawn_app_with(|config| {
@@ -125,5 +125,7 @@ async fn by_default_no_origin_gets_a_grant() {
 #[tokio::test]
 async fn a_malformed_setting_refuses_the_start_naming_it() {
     let values = ["localhost:5173", "http://localhost:5173/app", "ftp://example.com"];
-    cors::assert_malformed_origins_refused(&POSTS_SERVER, &[("ACCESS_TOKEN_SECRET", ACCESS_SECRET)], &values).await;
+    let env = mode_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    cors::assert_malformed_origins_refused(&POSTS_SERVER, &env, &values).await;
 }

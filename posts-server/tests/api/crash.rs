@@ -9,12 +9,11 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::binary::POSTS_SERVER;
-use crate::helpers::{ACCESS_SECRET, TestData, json, test_data, token_for};
+use crate::helpers::{TestData, in_mode, json, start_binary, test_data, token_for};
 
 fn on(data: &TestData) -> tokio::process::Command {
     let mut command = POSTS_SERVER.command(data.dir().path());
-    command
-        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
+    in_mode(&mut command)
         .env("POSTS_DATABASE_URL", data.database_url())
         .env("RATE_LIMITS", "off");
     command
@@ -23,7 +22,7 @@ fn on(data: &TestData) -> tokio::process::Command {
 #[tokio::test]
 async fn every_post_acknowledged_before_a_kill_is_there_after_the_restart() {
     let data = test_data().await;
-    let server = POSTS_SERVER.start(&mut on(&data)).await;
+    let server = start_binary(&mut on(&data)).await;
     let token = token_for("user-1", "ann");
     let acknowledged = Arc::new(Mutex::new(BTreeSet::new()));
     let writers: Vec<_> = (0..4)
@@ -60,7 +59,7 @@ async fn every_post_acknowledged_before_a_kill_is_there_after_the_restart() {
         writer.await.expect("the writer did not panic");
     }
 
-    let server = POSTS_SERVER.start(&mut on(&data)).await;
+    let server = start_binary(&mut on(&data)).await;
     let listed = json(
         reqwest::Client::new()
             .get(server.url("/posts"))

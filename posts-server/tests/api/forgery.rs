@@ -5,17 +5,27 @@
 //! Tokens are crafted segment by segment (`test_support::jose`): a header, a
 //! payload and a signature of our choosing, each row changing one thing about
 //! an otherwise valid token.
+//!
+//! Two tables, each on a server of its own mode in every target: the HS256 one (the forgeries
+//! of a shared secret, and the malformed headers), and the EdDSA one (the algorithm-confusion
+//! family, keys a token brings along, `kid`s unknown or removed, the other mode's tokens).
 
-use jwt_tokens::{Secret, key_id, now_unix};
+use std::time::{Duration, Instant};
+
+use jwt_tokens::{Ed25519PrivateKey, Secret, key_id, now_unix};
 use reqwest::header::{AUTHORIZATION, CONNECTION, HeaderValue};
 use serde_json::{Value, json};
 use test_support::jose::{
-    ATTACKER_SECRET, Algorithm, craft, craft_raw, empty_key_equivalent, header, jwk_embedded, parts, signature,
-    signed_with, unsigned, with, with_header, with_payload, with_signature, without,
+    ATTACKER_SECRET, Algorithm, craft, craft_eddsa, craft_raw, empty_key_equivalent, header, jwk_embedded, parts,
+    signature, signed_with, unsigned, with, with_header, with_payload, with_signature, without,
 };
 use test_support::table::assert_every;
 
-use crate::helpers::{ACCESS_SECRET, AUDIENCE, ISSUER, TestApp, claims_for, spawn_app, token_for};
+use crate::helpers::{
+    ACCESS_SECRET, AUDIENCE, ISSUER, TestApp, claims_for, issuer_key, issuer_pem, spawn_app, spawn_app_with, token_for,
+    tokens_signed_by, tokens_with_secret, use_eddsa, use_hs256,
+};
+use crate::jwks::{JwksServer, jwks};
 
 /// A key the posts server never sees, standing for the auth server's refresh secret.
 const REFRESH_LIKE_SECRET: &str = "refresh-secret-the-posts-server-never-holds-0123";
@@ -86,8 +96,11 @@ fn real_signature() -> String {
     signature(&issued())
 }
 
+/// A token as the HS256 issuer issues it.
 fn issued() -> String {
-    token_for(VICTIM, "ann")
+    tokens_with_secret(ACCESS_SECRET)
+        .issue(VICTIM, "ann", "session-1", Duration::from_secs(900))
+        .expect("sign a token")
 }
 
 /// The header and payload of an issued token with another signature.
@@ -134,6 +147,8 @@ struct Row {
     /// The JSON `error` code (also the RFC 6750 `error` of the challenge), or
     /// `None` for a request that must be served.
     error: Option<&'static str>,
+    /// The JSON `message`, where the row says which refusal it must be.
+    message: Option<&'static str>,
 }
 
 fn text(value: &str) -> HeaderValue {
@@ -155,6 +170,15 @@ fn forged(name: &'static str, token: String) -> Row {
         authorization: vec![bearer(&token)],
         status: 403,
         error: Some("invalid_token"),
+        message: None,
+    }
+}
+
+/// A bearer token that verification must refuse with this message: `403 invalid_token`.
+fn refused(name: &'static str, token: String, message: &'static str) -> Row {
+    Row {
+        message: Some(message),
+        ..forged(name, token)
     }
 }
 
@@ -165,6 +189,7 @@ fn malformed(name: &'static str, authorization: Vec<HeaderValue>) -> Row {
         authorization,
         status: 401,
         error: Some("invalid_request"),
+        message: None,
     }
 }
 
@@ -174,8 +199,27 @@ fn accepted(name: &'static str, authorization: Vec<HeaderValue>) -> Row {
         authorization,
         status: 200,
         error: None,
+        message: None,
     }
 }
+
+// What a refused token is told (`VerifyError`'s messages).
+const MALFORMED: &str = "the access token is malformed";
+const NOT_HS256: &str = "the access token is not signed with HS256";
+const NOT_EDDSA: &str = "the access token is not signed with EdDSA";
+const UNKNOWN_KEY: &str = "the access token was not signed with a known key";
+const BAD_SIGNATURE: &str = "the access token has an invalid signature";
+const NOT_ACCESS: &str = "the access token is not an access token (typ must be at+jwt)";
+const EXPIRED: &str = "the access token has expired";
+const NOT_YET_VALID: &str = "the access token is not valid yet";
+const OTHER_ISSUER: &str = "the access token was issued by someone else";
+const OTHER_AUDIENCE: &str = "the access token is meant for another audience";
+const WRONG_CLAIMS: &str = "the access token has claims of the wrong form";
+const JKU: &str = "the access token carries a `jku` header, which is not accepted";
+const JWK: &str = "the access token carries a `jwk` header, which is not accepted";
+const X5U: &str = "the access token carries a `x5u` header, which is not accepted";
+const X5C: &str = "the access token carries a `x5c` header, which is not accepted";
+const CRIT: &str = "the access token carries a `crit` header, which is not accepted";
 
 fn rows() -> Vec<Row> {
     let now = now_unix();
@@ -266,6 +310,17 @@ fn rows() -> Vec<Row> {
         forged(
             "alg missing, right secret",
             access_headed(&json!({ "typ": "at+jwt", "kid": access_kid() })),
+        ),
+        // --- the other mode: tokens really signed with Ed25519 ----------------------------
+        refused(
+            "an EdDSA token of the test issuer, under its own kid",
+            eddsa_issued(),
+            NOT_HS256,
+        ),
+        refused(
+            "an EdDSA token of the test issuer, under the access kid",
+            craft_eddsa(&eddsa_header(&access_kid()), &access_claims(), issuer_pem()),
+            NOT_HS256,
         ),
         // --- wrong keys -----------------------------------------------------------------
         forged(
@@ -623,6 +678,357 @@ fn rows() -> Vec<Row> {
     ]
 }
 
+// ---------------------------------------------------------------------------
+// The EdDSA table
+// ---------------------------------------------------------------------------
+
+/// The header the real issuer writes on EdDSA access tokens.
+fn eddsa_header(kid: &str) -> Value {
+    json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": kid })
+}
+
+/// A token as the EdDSA issuer (the test issuer's key) issues it.
+fn eddsa_issued() -> String {
+    tokens_signed_by(&issuer_key())
+        .issue(VICTIM, "ann", "session-1", Duration::from_secs(900))
+        .expect("sign a token")
+}
+
+fn generated() -> Ed25519PrivateKey {
+    Ed25519PrivateKey::generate().expect("an Ed25519 key")
+}
+
+fn pem_of(key: &Ed25519PrivateKey) -> String {
+    key.to_pkcs8_pem().expect("PKCS#8 PEM").expose().to_owned()
+}
+
+/// What the EdDSA rows are made of besides the test issuer's key.
+struct EddsaKeys {
+    /// Published beside the issuer's, before it signs.
+    next: Ed25519PrivateKey,
+    /// A token of a key that was published, verified, and then removed from the set.
+    removed_token: String,
+    /// A key nobody publishes, but the attacker's own key set at `attacker_set`.
+    attacker: Ed25519PrivateKey,
+    /// A live URL serving the attacker's key set.
+    attacker_set: String,
+}
+
+fn eddsa_rows(keys: &EddsaKeys) -> Vec<Row> {
+    let now = now_unix();
+    let claims = access_claims();
+    let public = issuer_key().public_key();
+    let kid = public.kid();
+    let issued = eddsa_issued();
+    let hs256_issued = self::issued();
+    let next_kid = keys.next.public_key().kid();
+    let attacker_kid = keys.attacker.public_key().kid();
+    let attacker_pem = pem_of(&keys.attacker);
+    let pem = public.to_pem().expect("PEM");
+    // Signed with the issuer's key, whatever the header says.
+    let signed = |header: &Value, claims: &Value| craft_eddsa(header, claims, issuer_pem());
+    let with_claims = |claims: &Value| signed(&eddsa_header(&kid), claims);
+    let headed = |header: &Value| signed(header, &access_claims());
+    let by_attacker = |header: &Value| craft_eddsa(header, &access_claims(), &attacker_pem);
+    // HS256 under the issuer's kid, keyed with `key`.
+    let hmac_keyed = |key: &[u8]| {
+        craft_raw(
+            header("at+jwt", &kid).to_string().as_bytes(),
+            claims.to_string().as_bytes(),
+            key,
+            Algorithm::HS256,
+        )
+    };
+    let other_alg = |alg: &str| headed(&json!({ "alg": alg, "typ": "at+jwt", "kid": kid }));
+    let unsigned_eddsa = |alg: &str| unsigned(&json!({ "alg": alg, "typ": "at+jwt", "kid": kid }), &claims);
+    let set_url = format!("{}/.well-known/jwks.json", keys.attacker_set);
+    vec![
+        // --- controls: what must be served ----------------------------------------------
+        accepted("control: an issued token", vec![bearer(&issued)]),
+        accepted(
+            "control: a hand-crafted token (checks the crafting helpers)",
+            vec![bearer(&with_claims(&claims))],
+        ),
+        accepted(
+            "control: a token of the next key, published before it signs",
+            vec![bearer(&craft_eddsa(
+                &eddsa_header(&next_kid),
+                &claims,
+                &pem_of(&keys.next),
+            ))],
+        ),
+        // --- alg none ----------------------------------------------------------------
+        refused("alg none, empty signature", unsigned_eddsa("none"), MALFORMED),
+        refused("alg None, empty signature", unsigned_eddsa("None"), MALFORMED),
+        refused("alg NONE, empty signature", unsigned_eddsa("NONE"), MALFORMED),
+        refused(
+            "alg none, the real signature kept",
+            with_header(&issued, &json!({ "alg": "none", "typ": "at+jwt", "kid": kid })),
+            MALFORMED,
+        ),
+        // --- HS256 keyed with what is public (algorithm confusion) -----------------------
+        refused(
+            "HS256 keyed with the public key's 32 bytes",
+            hmac_keyed(public.as_bytes()),
+            NOT_EDDSA,
+        ),
+        refused(
+            "HS256 keyed with the public key's PEM",
+            hmac_keyed(pem.as_bytes()),
+            NOT_EDDSA,
+        ),
+        refused(
+            "HS256 keyed with the public key's PEM without its line ending",
+            hmac_keyed(pem.trim_end().as_bytes()),
+            NOT_EDDSA,
+        ),
+        refused(
+            "HS256 keyed with the public key's JWK JSON",
+            hmac_keyed(public.jwk(&kid).to_string().as_bytes()),
+            NOT_EDDSA,
+        ),
+        refused(
+            "HS256 keyed with the key set as it is served",
+            hmac_keyed(jwks(&[public, keys.next.public_key()]).as_bytes()),
+            NOT_EDDSA,
+        ),
+        refused(
+            "HS256 keyed with the JWK's x",
+            hmac_keyed(public.x().as_bytes()),
+            NOT_EDDSA,
+        ),
+        refused(
+            "HS256 keyed with the public key's PEM, no kid",
+            craft(&json!({ "alg": "HS256", "typ": "at+jwt" }), &claims, &pem),
+            NOT_EDDSA,
+        ),
+        refused(
+            "HS512 keyed with the public key's PEM",
+            signed_with(Algorithm::HS512, "at+jwt", &kid, &claims, &pem),
+            NOT_EDDSA,
+        ),
+        // --- the other mode: tokens of the former HS256 secret ----------------------------
+        refused(
+            "a valid HS256 token of the former access secret, its own kid",
+            hs256_issued,
+            NOT_EDDSA,
+        ),
+        refused(
+            "HS256 with the former access secret, under the EdDSA kid",
+            craft(&header("at+jwt", &kid), &claims, ACCESS_SECRET),
+            NOT_EDDSA,
+        ),
+        // --- other algorithms over the issuer's own Ed25519 signature ---------------------
+        refused("alg ES256 over the issuer's signature", other_alg("ES256"), NOT_EDDSA),
+        refused("alg RS256 over the issuer's signature", other_alg("RS256"), NOT_EDDSA),
+        refused("alg PS256 over the issuer's signature", other_alg("PS256"), NOT_EDDSA),
+        refused("alg HS256 over the issuer's signature", other_alg("HS256"), NOT_EDDSA),
+        refused(
+            "alg eddsa (lower case) over the issuer's signature",
+            other_alg("eddsa"),
+            MALFORMED,
+        ),
+        refused(
+            "alg Ed25519 over the issuer's signature",
+            other_alg("Ed25519"),
+            MALFORMED,
+        ),
+        refused(
+            "alg missing over the issuer's signature",
+            headed(&json!({ "typ": "at+jwt", "kid": kid })),
+            MALFORMED,
+        ),
+        // --- keys the token brings along, never used ----------------------------------------
+        refused(
+            "jwk embedding the attacker's key, which signed it, under its kid",
+            by_attacker(&with(
+                eddsa_header(&attacker_kid),
+                "jwk",
+                keys.attacker.public_key().jwk(&attacker_kid),
+            )),
+            JWK,
+        ),
+        refused(
+            "jwk embedding the attacker's key, which signed it, under the issuer's kid",
+            by_attacker(&with(eddsa_header(&kid), "jwk", keys.attacker.public_key().jwk(&kid))),
+            JWK,
+        ),
+        refused(
+            "jwk embedding the attacker's key, which signed it, no kid",
+            by_attacker(&json!({
+                "alg": "EdDSA",
+                "typ": "at+jwt",
+                "jwk": keys.attacker.public_key().jwk(&attacker_kid),
+            })),
+            JWK,
+        ),
+        refused(
+            "jwk embedding the issuer's own key, signed by the issuer",
+            headed(&with(eddsa_header(&kid), "jwk", public.jwk(&kid))),
+            JWK,
+        ),
+        refused(
+            "jku to the attacker's live key set, signed by the attacker, under its kid",
+            by_attacker(&with(eddsa_header(&attacker_kid), "jku", json!(set_url))),
+            JKU,
+        ),
+        refused(
+            "jku to the attacker's live key set, signed by the attacker, under the issuer's kid",
+            by_attacker(&with(eddsa_header(&kid), "jku", json!(set_url))),
+            JKU,
+        ),
+        refused(
+            "jku to the attacker's live key set, signed by the issuer",
+            headed(&with(eddsa_header(&kid), "jku", json!(set_url))),
+            JKU,
+        ),
+        refused(
+            "x5u to a live URL of the attacker's, signed by the attacker",
+            by_attacker(&with(
+                eddsa_header(&attacker_kid),
+                "x5u",
+                json!(format!("{}/cert.pem", keys.attacker_set)),
+            )),
+            X5U,
+        ),
+        refused(
+            "x5c header, signed by the issuer",
+            headed(&with(eddsa_header(&kid), "x5c", json!(["MIIBszCCAVmgAwIBAgIUYQ=="]))),
+            X5C,
+        ),
+        refused(
+            "crit header, signed by the issuer",
+            headed(&with(eddsa_header(&kid), "crit", json!(["exp"]))),
+            CRIT,
+        ),
+        // --- kid ---------------------------------------------------------------------
+        refused(
+            "the attacker's key under its own kid",
+            by_attacker(&eddsa_header(&attacker_kid)),
+            UNKNOWN_KEY,
+        ),
+        refused(
+            "the attacker's key under the issuer's kid",
+            by_attacker(&eddsa_header(&kid)),
+            BAD_SIGNATURE,
+        ),
+        refused(
+            "the attacker's key under the next key's kid",
+            by_attacker(&eddsa_header(&next_kid)),
+            BAD_SIGNATURE,
+        ),
+        refused(
+            "the issuer's key under the next key's kid",
+            headed(&eddsa_header(&next_kid)),
+            BAD_SIGNATURE,
+        ),
+        refused(
+            "the issuer's key, kid missing",
+            headed(&json!({ "alg": "EdDSA", "typ": "at+jwt" })),
+            UNKNOWN_KEY,
+        ),
+        refused("the issuer's key, kid empty", headed(&eddsa_header("")), UNKNOWN_KEY),
+        refused(
+            "the issuer's key under the kid of the former access secret",
+            headed(&eddsa_header(&access_kid())),
+            UNKNOWN_KEY,
+        ),
+        refused(
+            "a key removed from the set, its token verified while it was published",
+            keys.removed_token.clone(),
+            UNKNOWN_KEY,
+        ),
+        // --- tampering with a validly signed token ------------------------------------
+        refused(
+            "the issuer's key, then the payload changed (sub)",
+            with_payload(&issued, &with(claims.clone(), "sub", json!("admin"))),
+            BAD_SIGNATURE,
+        ),
+        refused(
+            "signature of another token",
+            with_signature(
+                &issued,
+                &signature(&with_claims(&with(claims.clone(), "sub", json!("someone-else")))),
+            ),
+            BAD_SIGNATURE,
+        ),
+        refused(
+            "signature with its first character changed",
+            {
+                let signature = signature(&issued);
+                let first = if signature.starts_with('A') { 'B' } else { 'A' };
+                with_signature(&issued, &format!("{first}{}", &signature[1..]))
+            },
+            BAD_SIGNATURE,
+        ),
+        refused(
+            "signature truncated to 20 characters",
+            with_signature(&issued, &signature(&issued)[..20]),
+            BAD_SIGNATURE,
+        ),
+        refused(
+            "signature stripped, dot kept",
+            with_signature(&issued, ""),
+            BAD_SIGNATURE,
+        ),
+        // --- typ --------------------------------------------------------------------
+        refused(
+            "typ rt+jwt",
+            headed(&json!({ "alg": "EdDSA", "typ": "rt+jwt", "kid": kid })),
+            NOT_ACCESS,
+        ),
+        refused(
+            "typ missing",
+            headed(&json!({ "alg": "EdDSA", "kid": kid })),
+            NOT_ACCESS,
+        ),
+        refused(
+            "typ JWT",
+            headed(&json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid })),
+            NOT_ACCESS,
+        ),
+        // --- claims -------------------------------------------------------------------
+        refused(
+            "exp 60 s ago",
+            with_claims(&with(claims.clone(), "exp", json!(now - 60))),
+            EXPIRED,
+        ),
+        refused(
+            "nbf 60 s ahead (beyond the 5 s leeway)",
+            with_claims(&with(claims.clone(), "nbf", json!(now + 60))),
+            NOT_YET_VALID,
+        ),
+        refused(
+            "iss wrong",
+            with_claims(&with(claims.clone(), "iss", json!("evil-issuer"))),
+            OTHER_ISSUER,
+        ),
+        refused(
+            "aud of a refresh token (the auth server)",
+            with_claims(&with(claims.clone(), "aud", json!(ISSUER))),
+            OTHER_AUDIENCE,
+        ),
+        refused(
+            "sid missing",
+            with_claims(&without(claims.clone(), "sid")),
+            WRONG_CLAIMS,
+        ),
+        refused(
+            "refresh claims under an rt+jwt header, signed by the issuer",
+            signed(
+                &json!({ "alg": "EdDSA", "typ": "rt+jwt", "kid": kid }),
+                &refresh_like_claims(),
+            ),
+            NOT_ACCESS,
+        ),
+        refused(
+            "refresh claims under the access header, signed by the issuer",
+            with_claims(&refresh_like_claims()),
+            WRONG_CLAIMS,
+        ),
+    ]
+}
+
 /// Pieces of what was presented that must never come back in a response.
 fn presented_pieces(authorization: &[HeaderValue]) -> Vec<String> {
     let mut pieces = Vec::new();
@@ -675,7 +1081,13 @@ async fn check(app: &TestApp, row: &Row) -> Result<(), String> {
                 problems.push(format!("Content-Type {content_type:?}"));
             }
             match serde_json::from_str::<Value>(&body) {
-                Ok(json) if json["error"] == code && json["message"].is_string() => {}
+                Ok(json) if json["error"] == code && json["message"].is_string() => {
+                    if let Some(message) = row.message
+                        && json["message"] != message
+                    {
+                        problems.push(format!("message {} instead of {message:?}", json["message"]));
+                    }
+                }
                 _ => problems.push(format!("body is not {{\"error\":\"{code}\",\"message\":…}}")),
             }
             let expected = format!(r#"Bearer error="{code}""#);
@@ -692,9 +1104,10 @@ async fn check(app: &TestApp, row: &Row) -> Result<(), String> {
     }
 }
 
+/// The HS256 table, on an HS256 server in every target.
 #[tokio::test]
 async fn every_forgery_and_malformed_header_gets_its_answer() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(use_hs256).await;
     assert_every(&rows(), |row| row.name, async |row| check(&app, row).await).await;
 
     // Nothing above has disturbed the server: a valid token is still served.
@@ -704,10 +1117,70 @@ async fn every_forgery_and_malformed_header_gets_its_answer() {
     assert!(body.is_array(), "{body}");
 }
 
-/// Array-shaped tokens are refused on the write route too, and write nothing.
+/// The EdDSA table, on a server that follows a key server of its own (refreshing every
+/// second) in every target. Before the table, a key is published, verifies a token, and is
+/// removed; the attacker's key set is served at a live URL, which must never be asked.
+#[tokio::test]
+async fn every_eddsa_forgery_gets_its_answer() {
+    let issuer = issuer_key().public_key();
+    let next = generated();
+    let removed = generated();
+    let attacker = generated();
+    let key_server = JwksServer::start();
+    key_server.serve(jwks(&[issuer, next.public_key(), removed.public_key()]));
+    let attacker_set = JwksServer::start();
+    attacker_set.serve(jwks(&[attacker.public_key()]));
+    let refresh = Duration::from_secs(1);
+    let app = spawn_app_with(|config| use_eddsa(config, &key_server.url(), refresh)).await;
+
+    let removed_token = tokens_signed_by(&removed)
+        .issue(VICTIM, "ann", "session-1", Duration::from_secs(900))
+        .expect("sign a token");
+    assert_eq!(
+        app.get_posts(&removed_token).await.status(),
+        200,
+        "while it is published"
+    );
+    key_server.serve(jwks(&[issuer, next.public_key()]));
+    key_server.wait_until_followed().await;
+
+    let keys = EddsaKeys {
+        next,
+        removed_token,
+        attacker,
+        attacker_set: attacker_set.url(),
+    };
+    let fetched = key_server.requests();
+    let started = Instant::now();
+    assert_every(&eddsa_rows(&keys), |row| row.name, async |row| check(&app, row).await).await;
+
+    // Rows naming unknown kids ask for the keys again, at most once per refresh interval.
+    let fetches = key_server.requests() - fetched;
+    let bound = intervals_in(started.elapsed(), refresh) + 1;
+    assert!(
+        fetches <= bound,
+        "{fetches} fetches of the key set in {:?}: at most {bound}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (attacker_set.connections(), attacker_set.requests()),
+        (0, 0),
+        "the URLs in tokens were never followed"
+    );
+    let response = app.get_posts(&eddsa_issued()).await;
+    assert_eq!(response.status(), 200);
+}
+
+/// How many whole or partial `interval`s fit in `elapsed`.
+fn intervals_in(elapsed: Duration, interval: Duration) -> usize {
+    usize::try_from(elapsed.as_nanos().div_ceil(interval.as_nanos())).expect("a small count")
+}
+
+/// Array-shaped tokens are refused on the write route too, and write nothing (HS256, in every
+/// target).
 #[tokio::test]
 async fn array_shaped_tokens_cannot_create_posts() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(use_hs256).await;
     for (name, token) in [("array header", array_headed()), ("array claims", array_claimed())] {
         let response = app
             .create_post(&token, &json!({ "title": "forged", "body": name }))
@@ -759,7 +1232,7 @@ async fn requests_beyond_the_header_limits_get_a_bare_431_and_the_connection_clo
         assert!(body.is_empty(), "`{name}`: a body of {} bytes: {headers:?}", body.len());
 
         // The server keeps serving on a new connection.
-        let response = app.get_posts(&issued()).await;
+        let response = app.get_posts(&token_for(VICTIM, "ann")).await;
         assert_eq!(response.status(), 200, "a valid token after `{name}`");
     }
 }

@@ -4,7 +4,7 @@
 use clap::CommandFactory as _;
 use posts_server::Config;
 use test_support::help::{
-    assert_env_example_lists_every_setting, assert_help_lists_every_setting,
+    assert_binary_tests_clear_every_setting, assert_env_example_lists_every_setting, assert_help_lists_every_setting,
     assert_secret_flags_warn_of_the_process_list,
 };
 
@@ -25,6 +25,11 @@ async fn help_lists_every_flag_with_its_variable_and_default_and_never_a_secret(
     assert_help_lists_every_setting(&Config::command(), &help);
     assert_secret_flags_warn_of_the_process_list(&Config::command(), &help);
     assert!(!help.contains(ACCESS_SECRET), "--help shows a secret:\n{help}");
+}
+
+#[test]
+fn the_binary_tests_clear_every_variable_from_their_environment() {
+    assert_binary_tests_clear_every_setting(&Config::command());
 }
 
 #[test]

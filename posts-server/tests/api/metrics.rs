@@ -12,7 +12,7 @@ use test_support::{Exit, ServerProcess};
 use tokio::process::Command;
 
 use crate::binary::POSTS_SERVER;
-use crate::helpers::{ACCESS_SECRET, TestApp, TestData, spawn_app, test_data, token_for};
+use crate::helpers::{TestApp, TestData, in_mode, spawn_app, start_binary, test_data, token_for};
 
 async fn scrape(app: &TestApp) -> String {
     prometheus::scrape(&app.client, &app.url("/metrics")).await
@@ -95,9 +95,7 @@ async fn a_missing_or_insane_request_id_is_replaced_by_a_new_one() {
 
 fn command(data: &TestData) -> Command {
     let mut command = POSTS_SERVER.command(data.dir().path());
-    command
-        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
-        .env("POSTS_DATABASE_URL", data.database_url());
+    in_mode(&mut command).env("POSTS_DATABASE_URL", data.database_url());
     command
 }
 
@@ -116,7 +114,7 @@ async fn create_post(server: &ServerProcess, id: &str) -> reqwest::Response {
 #[tokio::test]
 async fn a_server_process_counts_exactly_what_happened() {
     let data = test_data().await;
-    let server = POSTS_SERVER.start(&mut command(&data)).await;
+    let server = start_binary(&mut command(&data)).await;
 
     for _ in 0..2 {
         assert_eq!(create_post(&server, "one").await.status(), 201);
@@ -141,7 +139,7 @@ async fn json_logs_are_one_object_per_line_with_the_request_span_and_its_id() {
     let data = test_data().await;
     let mut command = command(&data);
     command.env("LOG_FORMAT", "json").env("RUST_LOG", "info");
-    let server = POSTS_SERVER.start(&mut command).await;
+    let server = start_binary(&mut command).await;
     let id = unique("json-log");
 
     let response = create_post(&server, &id).await;
@@ -158,7 +156,7 @@ async fn text_logs_have_the_documented_access_line() {
     let data = test_data().await;
     let mut command = command(&data);
     command.env_remove("LOG_FORMAT").env("RUST_LOG", "info");
-    let server = POSTS_SERVER.start(&mut command).await;
+    let server = start_binary(&mut command).await;
     let id = unique("text-log");
 
     let response = create_post(&server, &id).await;

@@ -1,7 +1,8 @@
-// The test modules that both targets run, each on its own backend: `api` (`main.rs`, SQLite) and
-// `api_postgres` (`postgres.rs`, PostgreSQL) take this one list with `include!("modules.rs")`, so
-// each `mod` here is a file of this directory. A module for one backend only goes in that
-// target's root instead.
+// The test modules that every target runs, each on its own backend and in its own mode: `api`
+// (`main.rs`, SQLite, HS256), `api_postgres` (`postgres.rs`, PostgreSQL, HS256), `api_eddsa`
+// (`eddsa.rs`, SQLite, EdDSA) and `api_postgres_eddsa` (`postgres_eddsa.rs`, PostgreSQL, EdDSA)
+// take this one list with `include!("modules.rs")`, so each `mod` here is a file of this
+// directory. A module for one backend or one mode only goes in those targets' roots instead.
 
 mod auth;
 mod bad_input;
@@ -14,6 +15,7 @@ mod headers;
 mod health;
 mod help;
 mod helpers;
+mod jwks;
 mod keys;
 mod limits;
 mod metrics;

@@ -4,11 +4,11 @@
 use test_support::ServerProcess;
 
 use crate::binary::POSTS_SERVER;
-use crate::helpers::{ACCESS_SECRET, TestDir};
+use crate::helpers::{TestDir, in_mode, start_binary};
 
 fn on_file(dir: &TestDir) -> tokio::process::Command {
     let mut command = POSTS_SERVER.command(dir.path());
-    command.env("ACCESS_TOKEN_SECRET", ACCESS_SECRET);
+    in_mode(&mut command);
     command
 }
 
@@ -23,7 +23,7 @@ async fn ready(server: &ServerProcess) -> u16 {
 #[tokio::test]
 async fn a_second_server_on_a_sqlite_file_in_use_refuses_to_start() {
     let dir = TestDir::new();
-    let first = POSTS_SERVER.start(&mut on_file(&dir)).await;
+    let first = start_binary(&mut on_file(&dir)).await;
 
     let refusal = POSTS_SERVER.refused_start(&mut on_file(&dir)).await;
     refusal.assert_one_line_naming("POSTS_DATABASE_URL");
@@ -41,10 +41,10 @@ async fn a_second_server_on_a_sqlite_file_in_use_refuses_to_start() {
 
     // Stopped, or killed: the file is free again.
     first.terminate().await;
-    let second = POSTS_SERVER.start(&mut on_file(&dir)).await;
+    let second = start_binary(&mut on_file(&dir)).await;
     assert_eq!(ready(&second).await, 200);
     second.kill().await;
-    let third = POSTS_SERVER.start(&mut on_file(&dir)).await;
+    let third = start_binary(&mut on_file(&dir)).await;
     assert_eq!(ready(&third).await, 200);
     third.terminate().await;
 }

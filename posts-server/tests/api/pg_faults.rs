@@ -13,7 +13,7 @@ use test_support::DatabaseProxy;
 
 use crate::binary::POSTS_SERVER;
 use crate::helpers::{
-    ACCESS_SECRET, TestApp, assert_error, json, spawn_app_configured, spawn_app_in, test_data, token_for,
+    TestApp, assert_error, in_mode, json, spawn_app_configured, spawn_app_in, start_binary, test_data, token_for,
 };
 
 /// How long a server may take to recover once the database is back.
@@ -194,8 +194,7 @@ async fn the_binary_waits_at_start_up_for_a_database_that_comes_up() {
     let mut proxy = DatabaseProxy::start(data.postgres().expect("the PostgreSQL backend")).await;
     proxy.take_down().await;
     let mut command = POSTS_SERVER.command(data.dir().path());
-    command
-        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
+    in_mode(&mut command)
         .env("POSTS_DATABASE_URL", proxy.url())
         .env("DATABASE_STARTUP_TIMEOUT", "30s");
 
@@ -203,7 +202,7 @@ async fn the_binary_waits_at_start_up_for_a_database_that_comes_up() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         proxy.bring_up().await;
     };
-    let (server, ()) = tokio::join!(POSTS_SERVER.start(&mut command), database_comes_up);
+    let (server, ()) = tokio::join!(start_binary(&mut command), database_comes_up);
 
     let response = reqwest::Client::new()
         .get(server.url("/posts"))
@@ -226,8 +225,7 @@ async fn the_binary_gives_up_on_an_unreachable_database_with_one_line_and_no_pas
     let data = test_data().await;
     let url = format!("postgres://posts:hunter2-secret@127.0.0.1:{}/posts", closed_port());
     let mut command = POSTS_SERVER.command(data.dir().path());
-    command
-        .env("ACCESS_TOKEN_SECRET", ACCESS_SECRET)
+    in_mode(&mut command)
         .env("POSTS_DATABASE_URL", &url)
         .env("DATABASE_STARTUP_TIMEOUT", "1s");
     let started = Instant::now();

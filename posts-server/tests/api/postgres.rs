@@ -7,9 +7,13 @@
 
 include!("modules.rs");
 
+// These test PostgreSQL failing under the server, which does not depend on how tokens are
+// signed: they run here alone, not in `api_postgres_eddsa` too.
 mod pg_faults;
 
 use helpers::Backend;
 
 /// Where every test server of this target keeps its posts.
 pub const BACKEND: Backend = Backend::Postgres;
+/// How every test server of this target verifies access tokens.
+pub const ALG: jwt_tokens::TokenAlgorithm = jwt_tokens::TokenAlgorithm::Hs256;

@@ -5,12 +5,9 @@ use std::process::ExitCode;
 
 use auth_server::{Application, Config};
 
-/// mimalloc rather than glibc's malloc: under load, glibc made the runtime's threads wait on one
-/// another's arena lock (a `futex` call and a context switch for most requests), halving
-/// `GET /posts` throughput (`bench/README.md`, "The allocator").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
+// glibc's malloc, unlike posts-server (`posts-server/src/main.rs`): what a request costs here is
+// argon2 and the database, and mimalloc kept the 19 MiB of the start's dummy hash resident on an
+// idle server (39 MiB against 10 MiB; `bench/README.md`, "The allocator").
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut config: Config = service_kit::cli::parse_or_exit("auth-server");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use jwt_tokens::config::{TokenArgs, keys_from, secret_from_file, secrets_from_file};
+use jwt_tokens::config::{TokenArgs, keys_from, read_secret_file, secret_from_file, secrets_from_file};
 use jwt_tokens::{Ed25519PrivateKey, Ed25519PublicKey, KeySet, Secret, TokenAlgorithm};
 use service_kit::duration::parse_duration;
 use service_kit::rate_limit::Rate;
@@ -238,12 +238,12 @@ impl Config {
                      generate --out FILE` makes one)",
                 )?;
                 let variable = "ACCESS_TOKEN_PRIVATE_KEY_FILE";
-                let private = Ed25519PrivateKey::from_pkcs8_pem(&read_key_file(file, variable)?)
+                let private = Ed25519PrivateKey::from_pkcs8_pem(&read_secret_file(file, variable)?)
                     .map_err(|e| format!("{variable}: {} {e}", file.display()))?;
                 let published = match &self.access_token_public_keys_file {
                     Some(file) => {
                         let variable = "ACCESS_TOKEN_PUBLIC_KEYS_FILE";
-                        Ed25519PublicKey::from_pem_bundle(&read_key_file(file, variable)?)
+                        Ed25519PublicKey::from_pem_bundle(&read_secret_file(file, variable)?)
                             .map_err(|e| format!("{variable}: {} {e}", file.display()))?
                     }
                     None => Vec::new(),
@@ -252,10 +252,4 @@ impl Config {
             }
         }
     }
-}
-
-/// The text of a key file; the error names the variable and the file, never what it holds.
-fn read_key_file(file: &std::path::Path, variable: &str) -> Result<String, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("{variable}: cannot read {} ({e})", file.display()))?;
-    String::from_utf8(bytes).map_err(|_| format!("{variable}: {} is not a PEM text file", file.display()))
 }

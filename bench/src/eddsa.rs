@@ -12,21 +12,15 @@ use std::time::Duration;
 
 use jwt_tokens::{AccessTokens, Ed25519PrivateKey, KeySet, TokenSettings};
 
-use crate::load::Figures;
-use crate::process::Server;
 use crate::report::{self, Report, Target};
-use crate::{Bench, Result, median, medians, sign_in, write_posts};
+use crate::stack::{self, Loaded};
+use crate::{Bench, Result, sign_in, write_posts};
 
 /// `GET /posts` with EdDSA tokens reaches at least this share of HS256's requests/s.
 const TARGET_RATIO: f64 = 0.8;
 
 /// How many distinct tokens fill the cache whose memory is measured.
 const CACHED_TOKENS: usize = 10_000;
-
-struct Loaded {
-    server: Server,
-    rounds: Vec<Figures>,
-}
 
 /// The memory the verified-token cache takes per token, tokens as auth-server issues them
 /// (uuids for `sub`, `sid` and `jti`, a short username): the growth of this process's resident
@@ -114,87 +108,49 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         ("AUTH_URL", auth_url.as_str()),
     ];
     let ed = bench
-        .posts_eddsa("posts-eddsa", &bench.sqlite_url("eddsa-ed-posts"), &eddsa_env)
+        .posts_with("posts-eddsa", &bench.sqlite_url("eddsa-ed-posts"), &eddsa_env)
         .await?;
     let mut cold_env = eddsa_env.to_vec();
     cold_env.push(("VERIFIED_TOKEN_CACHE", "0"));
     let cold = bench
-        .posts_eddsa("posts-eddsa-uncached", &bench.sqlite_url("eddsa-cold-posts"), &cold_env)
+        .posts_with("posts-eddsa-uncached", &bench.sqlite_url("eddsa-cold-posts"), &cold_env)
         .await?;
     write_posts(hs.addr, &hs_access).await?;
     write_posts(ed.addr, &ed_access).await?;
     write_posts(cold.addr, &ed_access).await?;
 
     let mut targets = [
-        (
-            Loaded {
-                server: hs,
-                rounds: Vec::new(),
-            },
-            hs_access.clone(),
-        ),
-        (
-            Loaded {
-                server: ed,
-                rounds: Vec::new(),
-            },
-            ed_access.clone(),
-        ),
-        (
-            Loaded {
-                server: cold,
-                rounds: Vec::new(),
-            },
-            ed_access.clone(),
-        ),
+        (Loaded::new(hs), hs_access),
+        (Loaded::new(ed), ed_access.clone()),
+        (Loaded::new(cold), ed_access),
     ];
     for round in 0..bench.rounds {
         let mut order: Vec<usize> = (0..targets.len()).collect();
         order.rotate_left(round % targets.len());
         for index in order {
             let (target, access) = &mut targets[index];
-            let load = crate::wrk::Load {
-                url: format!("http://{}/posts", target.server.addr),
-                threads: 1,
-                connections: crate::POSTS_CONNECTIONS,
-                duration: bench.round,
-                headers: vec![format!("Authorization: Bearer {access}")],
-                script: None,
-            };
-            let figures = load.run().await?;
-            if figures.failures > 0 {
-                return Err(format!(
-                    "{}: {} requests were not answered 200",
-                    target.server.name, figures.failures
-                )
-                .into());
+            stack::load(target, &[format!("Authorization: Bearer {access}")], bench.round).await?;
+            let failures = target.rounds.last().map_or(0, |figures| figures.failures);
+            if failures > 0 {
+                return Err(format!("{}: {failures} requests were not answered 200", target.server.name).into());
             }
-            target.rounds.push(figures);
         }
         eprintln!("bench:   round {} of {} done", round + 1, bench.rounds);
     }
     let [(hs, _), (ed, _), (cold, _)] = targets;
-    let ratio = |a: &Loaded| {
-        median(
-            a.rounds
-                .iter()
-                .zip(&hs.rounds)
-                .map(|(a, b)| a.requests_per_sec / b.requests_per_sec)
-                .collect(),
-        )
-    };
+    let ratio = |a: &Loaded| stack::ratio(a, &hs);
     let group = "`GET /posts` with EdDSA access tokens (SQLite)";
     report.row(
         group,
         "HS256 (the default): valid token, 20 posts",
-        report::throughput(&medians(&hs.rounds)),
+        report::throughput(&hs.figures()),
         Target::none(),
     );
     let ed_ratio = ratio(&ed);
     report.row(
         group,
         "EdDSA, verified-token cache on (the default)",
-        format!("{}; × {ed_ratio:.2} of HS256", report::throughput(&medians(&ed.rounds))),
+        format!("{}; × {ed_ratio:.2} of HS256", report::throughput(&ed.figures())),
         Target::at_least(ed_ratio, TARGET_RATIO, &format!("≥ {TARGET_RATIO} × HS256")),
     );
     report.row(
@@ -202,7 +158,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         "EdDSA, cache off (`VERIFIED_TOKEN_CACHE=0`: an Ed25519 verification per request)",
         format!(
             "{}; × {:.2} of HS256",
-            report::throughput(&medians(&cold.rounds)),
+            report::throughput(&cold.figures()),
             ratio(&cold)
         ),
         Target::none(),

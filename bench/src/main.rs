@@ -294,32 +294,28 @@ impl Bench {
         .collect()
     }
 
-    /// An auth server with `env` over its usual settings.
-    async fn auth_with(&self, name: &str, database_url: &str, env: &[(&str, &str)]) -> Result<Server> {
+    /// The common settings with `env` over them; with `ACCESS_TOKEN_ALG` in `env` (EdDSA),
+    /// without the access secret, which the servers refuse in that mode.
+    fn common_with(&self, env: &[(&str, &str)]) -> Vec<(String, String)> {
+        let eddsa = env.iter().any(|(k, _)| *k == "ACCESS_TOKEN_ALG");
         let mut all: Vec<(String, String)> = self
             .common()
             .into_iter()
-            .filter(|(k, _)| env.iter().all(|(e, _)| *e != "ACCESS_TOKEN_ALG") || k != "ACCESS_TOKEN_SECRET")
+            .filter(|(k, _)| !(eddsa && k == "ACCESS_TOKEN_SECRET"))
             .collect();
+        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        all
+    }
+
+    /// An auth server with `env` over its usual settings.
+    async fn auth_with(&self, name: &str, database_url: &str, env: &[(&str, &str)]) -> Result<Server> {
+        let mut all = self.common_with(env);
         all.extend([
             ("AUTH_ADDR".into(), "127.0.0.1:0".into()),
             ("AUTH_DATABASE_URL".into(), database_url.to_owned()),
             ("REFRESH_TOKEN_SECRET".into(), self.refresh_secret.clone()),
         ]);
-        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         Server::start(name, &self.auth_bin, &self.dir, &all, "/readyz").await
-    }
-
-    /// A posts server in EdDSA mode (no access secret) with `env` over the common settings.
-    async fn posts_eddsa(&self, name: &str, database_url: &str, env: &[(&str, &str)]) -> Result<Server> {
-        let mut all: Vec<(String, String)> = self
-            .common()
-            .into_iter()
-            .filter(|(k, _)| k != "ACCESS_TOKEN_SECRET")
-            .collect();
-        all.push(("POSTS_DATABASE_URL".into(), database_url.to_owned()));
-        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        Server::start(name, &self.posts_bin, &self.dir, &all, "/readyz").await
     }
 
     async fn auth(&self, name: &str, database_url: &str) -> Result<Server> {
@@ -343,9 +339,8 @@ impl Bench {
 
     /// A posts server with `env` over the common settings.
     async fn posts_with(&self, name: &str, database_url: &str, env: &[(&str, &str)]) -> Result<Server> {
-        let mut all = self.common();
+        let mut all = self.common_with(env);
         all.push(("POSTS_DATABASE_URL".into(), database_url.to_owned()));
-        all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         Server::start(name, &self.posts_bin, &self.dir, &all, "/readyz").await
     }
 

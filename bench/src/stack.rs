@@ -36,15 +36,15 @@ const LEVELS: [&str; 2] = ["info", "warn"];
 /// The real server reaches at least this share of bare axum's requests/s at the default level.
 const TARGET_RATIO: f64 = 0.7;
 
-struct Loaded {
-    server: Server,
-    rounds: Vec<Figures>,
+pub(crate) struct Loaded {
+    pub(crate) server: Server,
+    pub(crate) rounds: Vec<Figures>,
     /// Server CPU time per request, in µs, per round.
     cpu_us: Vec<f64>,
 }
 
 impl Loaded {
-    fn new(server: Server) -> Self {
+    pub(crate) fn new(server: Server) -> Self {
         Self {
             server,
             rounds: Vec::new(),
@@ -52,7 +52,7 @@ impl Loaded {
         }
     }
 
-    fn figures(&self) -> Figures {
+    pub(crate) fn figures(&self) -> Figures {
         medians(&self.rounds)
     }
 
@@ -182,7 +182,7 @@ async fn check_same_answer(access: &str, bare: &[&Loaded], levels: &[Level]) -> 
     Ok(())
 }
 
-async fn load(target: &mut Loaded, headers: &[String], duration: Duration) -> Result<()> {
+pub(crate) async fn load(target: &mut Loaded, headers: &[String], duration: Duration) -> Result<()> {
     let load = crate::wrk::Load {
         url: format!("http://{}/posts", target.server.addr),
         threads: 1,
@@ -202,7 +202,7 @@ async fn load(target: &mut Loaded, headers: &[String], duration: Duration) -> Re
 }
 
 /// Per round, `a / b` of requests/s; the median over rounds.
-fn ratio(a: &Loaded, b: &Loaded) -> f64 {
+pub(crate) fn ratio(a: &Loaded, b: &Loaded) -> f64 {
     median(
         a.rounds
             .iter()

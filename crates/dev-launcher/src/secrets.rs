@@ -26,30 +26,10 @@ pub struct DevSecrets {
 impl DevSecrets {
     /// Reuses `dir/dev-secrets.env` so tokens survive restarts, or generates it on first use.
     pub fn load_or_create(dir: &Path) -> Result<Self> {
-        private_dir(dir)?;
         let path = dir.join(FILE_NAME);
-        // `create_new` with mode 0600: the file is never readable by others, not even
-        // for a moment, and two launchers racing cannot both write it.
-        let created = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
-        match created {
-            Ok(mut file) => {
-                let secrets = Self::generate()?;
-                file.write_all(secrets.to_file_text().as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-                println!("[dev] generated new secrets in {}", path.display());
-                Ok(secrets)
-            }
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-                restrict(&path, 0o600)?;
-                let text =
-                    fs::read_to_string(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-                Self::parse(&text).map_err(|problem| {
-                    format!("{} {problem}; delete it to generate new secrets", path.display()).into()
-                })
-            }
-            Err(error) => Err(format!("cannot create {}: {error}", path.display()).into()),
-        }
+        let text = private_file(dir, &path, "new secrets", || Ok(Self::generate()?.to_file_text()))?;
+        Self::parse(&text)
+            .map_err(|problem| format!("{} {problem}; delete it to generate new secrets", path.display()).into())
     }
 
     fn generate() -> Result<Self> {
@@ -110,27 +90,37 @@ impl DevSecrets {
 /// The development Ed25519 key of `cargo dev --eddsa`: `dir/access-ed25519.pem`, generated once
 /// (owner-only) and kept, so that tokens survive restarts. Its path.
 pub fn ed25519_key_file(dir: &Path) -> Result<PathBuf> {
-    private_dir(dir)?;
     let path = dir.join(ED25519_FILE_NAME);
-    let created = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
-    match created {
+    let text = private_file(dir, &path, "a new Ed25519 access token key", || {
+        let key = jwt_tokens::Ed25519PrivateKey::generate().map_err(|error| format!("an Ed25519 key {error}"))?;
+        let pem = key.to_pkcs8_pem().map_err(|error| format!("an Ed25519 key {error}"))?;
+        Ok(pem.expose().to_owned())
+    })?;
+    jwt_tokens::Ed25519PrivateKey::from_pkcs8_pem(&text)
+        .map_err(|error| format!("{} {error}; delete it to generate a new key", path.display()))?;
+    Ok(path)
+}
+
+/// The text of `path` in the private `dir`: written from `make` on first use (and said so,
+/// naming `what`), read back on later ones. `create_new` with mode 0600: the file is never
+/// readable by others, not even for a moment, and two launchers racing cannot both write it.
+fn private_file(dir: &Path, path: &Path, what: &str, make: impl FnOnce() -> Result<String>) -> Result<String> {
+    private_dir(dir)?;
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(mut file) => {
-            let key = jwt_tokens::Ed25519PrivateKey::generate().map_err(|error| format!("an Ed25519 key {error}"))?;
-            let pem = key.to_pkcs8_pem().map_err(|error| format!("an Ed25519 key {error}"))?;
-            file.write_all(pem.expose().as_bytes())
+            let text = make()?;
+            file.write_all(text.as_bytes())
                 .and_then(|()| file.sync_all())
                 .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-            println!("[dev] generated a new Ed25519 access token key in {}", path.display());
+            println!("[dev] generated {what} in {}", path.display());
+            Ok(text)
         }
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            restrict(&path, 0o600)?;
-            let text = fs::read_to_string(&path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
-            jwt_tokens::Ed25519PrivateKey::from_pkcs8_pem(&text)
-                .map_err(|error| format!("{} {error}; delete it to generate a new key", path.display()))?;
+            restrict(path, 0o600)?;
+            fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()).into())
         }
-        Err(error) => return Err(format!("cannot create {}: {error}", path.display()).into()),
+        Err(error) => Err(format!("cannot create {}: {error}", path.display()).into()),
     }
-    Ok(path)
 }
 
 /// The file name of the development Ed25519 key.

@@ -2,8 +2,7 @@
 //! every claim required, `typ` checked.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
@@ -128,7 +127,7 @@ impl Keyed {
 /// published keys (EdDSA verifiers).
 enum Keys {
     Fixed(Keyed),
-    Followed(RwLock<Arc<Keyed>>),
+    Followed(RwLock<Keyed>),
 }
 
 /// One kind of token: its `typ`, its keys and its validation rules, built once.
@@ -370,8 +369,6 @@ pub struct AccessTokens {
     /// EdDSA tokens already verified (an Ed25519 verification costs ten HMACs); `None` for
     /// HS256 or when turned off.
     cache: Option<VerifiedCache>,
-    /// How many key sets a followed verifier has had.
-    generations: AtomicU64,
     /// Told when a token names a `kid` a followed verifier does not know.
     unknown_kid: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
@@ -422,7 +419,7 @@ impl AccessTokens {
         let codec = Codec::with_keys(
             TokenKind::Access,
             algorithm,
-            Keys::Followed(RwLock::new(Arc::new(empty))),
+            Keys::Followed(RwLock::new(empty)),
             &settings.issuer,
             &settings.audience,
             settings.leeway,
@@ -440,7 +437,6 @@ impl AccessTokens {
                 TokenAlgorithm::EdDsa => VerifiedCache::new(DEFAULT_VERIFIED_CACHE),
                 TokenAlgorithm::Hs256 => None,
             },
-            generations: AtomicU64::new(0),
             unknown_kid: OnceLock::new(),
         }
     }
@@ -474,10 +470,11 @@ impl AccessTokens {
                 self.codec.algorithm
             ));
         }
+        let mut next = Keyed::new(TokenKind::Access, keys, 0);
+        let mut current = current.write().unwrap_or_else(PoisonError::into_inner);
         // Numbered anew, so that what was verified with another set is verified again.
-        let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
-        let keyed = Arc::new(Keyed::new(TokenKind::Access, keys, generation));
-        *current.write().unwrap_or_else(PoisonError::into_inner) = keyed;
+        next.generation = current.generation + 1;
+        *current = next;
         Ok(())
     }
 
@@ -882,7 +879,6 @@ mod fast_path {
             issuer: "auth".into(),
             audience: "posts".into(),
             cache: None,
-            generations: AtomicU64::new(0),
             unknown_kid: OnceLock::new(),
         };
         let token = tokens.issue("u", "n", "s", Duration::from_secs(60)).expect("issued");

@@ -198,9 +198,9 @@ fn read_given_file(
     read_secret_file(&file, file_variable).map(Some)
 }
 
-/// The text of a secret file without its one trailing line ending. The error names the
-/// variable and the file, never what the file holds.
-fn read_secret_file(file: &Path, file_variable: &str) -> Result<String, String> {
+/// The text of a secret (or key) file without its one trailing line ending. The error names
+/// the variable and the file, never what the file holds.
+pub fn read_secret_file(file: &Path, file_variable: &str) -> Result<String, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{file_variable}: cannot read {} ({e})", file.display()))?;
     let text =
         String::from_utf8(bytes).map_err(|_| format!("{file_variable}: {} is not UTF-8 text", file.display()))?;

@@ -10,8 +10,7 @@ use std::str::FromStr;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _};
-// `Secret` keeps the PEM text; the intermediate buffers are wiped as they are dropped.
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, DecodePublicKey as _, EncodePublicKey as _};
 use hmac::{Hmac, KeyInit as _};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use sha2::{Digest as _, Sha256};
@@ -266,13 +265,7 @@ impl Key {
     }
 
     fn from_ed25519(public: &Ed25519PublicKey, private: Option<&Ed25519PrivateKey>) -> Result<Self, KeyError> {
-        let encoding = match private {
-            Some(private) => {
-                let der = private.0.to_pkcs8_der().map_err(|_| KeyError::Unusable)?;
-                Some(EncodingKey::from_ed_der(der.as_bytes()))
-            }
-            None => None,
-        };
+        let encoding = private.map(|private| EncodingKey::from_ed_der(&private.pkcs8_der()[..]));
         Ok(Self {
             kid: public.kid(),
             encoding,
@@ -326,6 +319,16 @@ impl Ed25519PrivateKey {
     /// refuses the version 2 that `ed25519-dalek` writes, with the public key inside.
     pub fn to_pkcs8_pem(&self) -> Result<Secret, KeyError> {
         use base64::engine::general_purpose::STANDARD;
+        let body = zeroize::Zeroizing::new(STANDARD.encode(&self.pkcs8_der()[..]));
+        Ok(Secret::new(format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            body.as_str()
+        )))
+    }
+
+    /// This key in PKCS#8 version 1 DER, wiped when dropped: what the PEM document holds, and
+    /// what jsonwebtoken signs with.
+    fn pkcs8_der(&self) -> zeroize::Zeroizing<[u8; 48]> {
         /// `PrivateKeyInfo { version 0, algorithm id-Ed25519, privateKey OCTET STRING { OCTET STRING (32) } }`
         const PREFIX: [u8; 16] = [
             0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
@@ -333,11 +336,7 @@ impl Ed25519PrivateKey {
         let mut der = zeroize::Zeroizing::new([0u8; 48]);
         der[..16].copy_from_slice(&PREFIX);
         der[16..].copy_from_slice(self.0.as_bytes());
-        let body = zeroize::Zeroizing::new(STANDARD.encode(&der[..]));
-        Ok(Secret::new(format!(
-            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-            body.as_str()
-        )))
+        der
     }
 
     pub fn public_key(&self) -> Ed25519PublicKey {

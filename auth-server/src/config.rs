@@ -98,6 +98,11 @@ pub struct Config {
     #[arg(long, env = "SESSION_PURGE_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub session_purge_interval: Duration,
 
+    /// How many `GET /sessions/ended` requests may wait for a session to end at once (each
+    /// follower keeps one waiting); beyond that they are answered `503` with `Retry-After: 1`.
+    #[arg(long, env = "SESSION_FEED_MAX_WAITING", default_value_t = 256)]
+    pub session_feed_max_waiting: usize,
+
     /// `POST /login` attempts per username (`N/PERIOD`: a burst of N, refilled over PERIOD).
     #[arg(long, env = "LOGIN_RATE_PER_USERNAME", default_value = "5/1m")]
     pub login_rate_per_username: Rate,

@@ -17,6 +17,8 @@ pub enum AuthError {
     RegistrationClosed,
     /// `409`.
     UsernameTaken,
+    /// `400`: a query parameter outside its rules (`GET /sessions/ended`).
+    InvalidQuery,
 }
 
 impl ErrorCode for AuthError {
@@ -27,6 +29,7 @@ impl ErrorCode for AuthError {
         Self::InvalidGrant,
         Self::RegistrationClosed,
         Self::UsernameTaken,
+        Self::InvalidQuery,
     ];
 
     fn answer(self) -> Answer {
@@ -38,6 +41,7 @@ impl ErrorCode for AuthError {
             // RFC 6750's `insufficient_scope`: adding users takes more than this request has.
             Self::RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed", Some("insufficient_scope")),
             Self::UsernameTaken => (StatusCode::CONFLICT, "username_taken", None),
+            Self::InvalidQuery => (StatusCode::BAD_REQUEST, "invalid_query", None),
         };
         Answer {
             status,

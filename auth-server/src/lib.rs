@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod feed;
 pub mod login_limit;
 pub mod metrics;
 pub mod operators;
@@ -122,6 +123,8 @@ pub struct AppState {
     pub registration: config::Registration,
     /// This instance's clock.
     pub clock: clock::Clock,
+    /// The ended-session feed (`GET /sessions/ended`).
+    pub feed: Arc<feed::Feed>,
 }
 
 /// Every route with its OpenAPI description (`#[utoipa::path]` on each handler):
@@ -133,6 +136,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::token::token))
         .routes(routes!(routes::logout::logout))
         .routes(routes!(routes::jwks::jwks))
+        .routes(routes!(routes::ended::ended))
         .merge(service_kit::server::health_routes())
         .routes(routes!(routes::openapi::openapi_json))
 }
@@ -190,6 +194,7 @@ impl Application {
             .await
             .map_err(|e| StartError(format!("password hashing: {e}")))?;
         let limits = Arc::new(Limits::for_store(&config, store.as_ref()));
+        let feed = feed::Feed::new(Arc::clone(&store), config.session_feed_max_waiting);
         let state = AppState {
             access: Arc::new(AccessTokens::new(checked.access_keys, &settings)),
             refresh: Arc::new(RefreshTokens::new(checked.refresh_keys, &settings)),
@@ -206,8 +211,10 @@ impl Application {
             },
             registration: config.registration,
             clock: config.clock,
+            feed: Arc::clone(&feed),
         };
         let closing = Arc::clone(&store);
+        let stopping = Arc::clone(&feed);
         Server::bind(Parts {
             name: "auth-server",
             addr: config.addr,
@@ -218,8 +225,11 @@ impl Application {
             background: vec![
                 Box::pin(purge_sessions(store, config.session_purge_interval)),
                 Box::pin(forget_idle_every(IDLE_LIMIT_SWEEP, limits.all())),
+                Box::pin(feed.run()),
             ],
             on_stop: Box::pin(async move { closing.close().await }),
+            // Followers waiting on the feed get their answer now, not at the end of their wait.
+            on_stopping: Some(Box::new(move || stopping.stop())),
         })
         .await
     }

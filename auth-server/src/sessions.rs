@@ -58,13 +58,27 @@ fn secs(value: Duration) -> i64 {
     i64::try_from(value.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// When an access token issued now is issued and when it expires (Unix seconds, this
+/// instance's clock; the session's end may cut it shorter). The store records the `exp`
+/// before the token exists, so that the ended-session log can say how long it may live.
+fn access_times(state: &AppState) -> (u64, u64) {
+    let now = u64::try_from(state.clock.now_ms() / 1000).unwrap_or_default();
+    (now, now.saturating_add(state.settings.access_ttl.as_secs()))
+}
+
+fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
 /// Starts a session for a user who just proved their password.
 pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<TokenPair, ApiError> {
+    let access = access_times(state);
     let session = NewSession {
         id: new_id(),
         user_id: user_id.to_owned(),
         jti: new_id(),
         ttl_s: secs(state.settings.refresh_ttl),
+        access_until: signed(access.1),
     };
     let (created_at_ms, expires_at) = state.store.create_session(&session).await?;
     tracing::info!(session = %session.id, user = %user_id, "session started");
@@ -74,18 +88,20 @@ pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<To
         issued_at_ms: created_at_ms,
         expires_at,
     };
-    pair(state, user_id, username, &refresh)
+    pair(state, user_id, username, &refresh, access)
 }
 
 /// Spends a verified refresh token and returns the session's next pair.
 pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Result<TokenPair, ApiError> {
     let next_jti = new_id();
+    let access = access_times(state);
     let spend = Spend {
         sid,
         user_id,
         jti,
         next_jti: &next_jti,
         grace_ms: i64::try_from(state.settings.reuse_grace.as_millis()).unwrap_or(i64::MAX),
+        access_until: signed(access.1),
     };
     match state.store.rotate(spend).await? {
         Rotation::Rotated {
@@ -100,7 +116,7 @@ pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Re
                 issued_at_ms: rotated_at_ms,
                 expires_at,
             };
-            pair(state, user_id, &username, &refresh)
+            pair(state, user_id, &username, &refresh, access)
         }
         Rotation::Grace {
             username,
@@ -122,11 +138,12 @@ pub async fn rotate(state: &AppState, user_id: &str, sid: &str, jti: &str) -> Re
                 issued_at_ms: rotated_at_ms,
                 expires_at,
             };
-            pair(state, user_id, &username, &refresh)
+            pair(state, user_id, &username, &refresh, access)
         }
         Rotation::Reused => {
             metrics::refresh(metrics::Refresh::ReuseDetected);
             metrics::sessions_revoked(Revocation::Reuse, 1);
+            state.feed.poke();
             tracing::warn!(
                 session = %sid,
                 user = %user_id,
@@ -158,14 +175,18 @@ struct Refresh<'a> {
     expires_at: i64,
 }
 
-/// The pair for `refresh`'s session. The access token is stamped by this instance's clock and
-/// ends no later than the session does.
-fn pair(state: &AppState, user_id: &str, username: &str, refresh: &Refresh<'_>) -> Result<TokenPair, ApiError> {
+/// The pair for `refresh`'s session. The access token is issued and ends at `access` (this
+/// instance's clock, as recorded in the store) and ends no later than the session does.
+fn pair(
+    state: &AppState,
+    user_id: &str,
+    username: &str,
+    refresh: &Refresh<'_>,
+    access: (u64, u64),
+) -> Result<TokenPair, ApiError> {
     let seconds = |value: i64| u64::try_from(value).unwrap_or_default();
-    let now = seconds(state.clock.now_ms() / 1000);
-    let exp = now
-        .saturating_add(state.settings.access_ttl.as_secs())
-        .min(seconds(refresh.expires_at));
+    let (now, exp) = access;
+    let exp = exp.min(seconds(refresh.expires_at));
     let access_token = state
         .access
         .issue_at(user_id, username, refresh.sid, now, exp)

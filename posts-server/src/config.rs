@@ -30,8 +30,10 @@ pub struct Config {
     pub tokens: TokenArgs,
 
     /// Base URL of the auth server (`http://127.0.0.1:4000`), or several comma-separated (its
-    /// instances, tried in order): where the public keys of `ACCESS_TOKEN_ALG=EdDSA` are
-    /// fetched from, in the background. Required in that mode.
+    /// instances, tried in turn): where the sessions that ended are followed (their access
+    /// tokens are refused within a second) and the public keys of `ACCESS_TOKEN_ALG=EdDSA`
+    /// fetched, in the background. Required with EdDSA; without it (HS256) a logged-out
+    /// session's access tokens stay valid until they expire.
     #[arg(long, env = "AUTH_URL", value_delimiter = ',', value_parser = parse_auth_url)]
     pub auth_url: Vec<String>,
 
@@ -39,6 +41,18 @@ pub struct Config {
     /// a token naming an unknown key also fetches them, at most every 10s.
     #[arg(long, env = "AUTH_KEYS_REFRESH", default_value = "60s", value_parser = parse_refresh)]
     pub auth_keys_refresh: std::time::Duration,
+
+    /// How long the auth server's ended-session feed may go unanswered before
+    /// `SESSION_FEED_FAIL` applies.
+    #[arg(long, env = "SESSION_FEED_MAX_LAG", default_value = "30s", value_parser = parse_max_lag)]
+    pub session_feed_max_lag: std::time::Duration,
+
+    /// What happens once the feed has been unreachable for longer than `SESSION_FEED_MAX_LAG`:
+    /// `open` (the default) goes on verifying with the sessions known to have ended; `closed`
+    /// answers every request with a token `503` until the feed answers again (and until it
+    /// first has, at start).
+    #[arg(long, env = "SESSION_FEED_FAIL", default_value = "open", value_parser = parse_fail)]
+    pub session_feed_fail: FeedFail,
 
     /// Memory for keeping each user's list of posts between their writes, in MiB
     /// (SQLite only; 0 turns it off).
@@ -61,6 +75,28 @@ fn parse_auth_url(value: &str) -> Result<String, String> {
         return Err("must be a base URL, such as http://127.0.0.1:4000".into());
     }
     Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// What a verifier does once the ended-session feed lags too far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedFail {
+    /// Go on verifying with what is known.
+    Open,
+    /// Refuse every token (`503`).
+    Closed,
+}
+
+fn parse_fail(value: &str) -> Result<FeedFail, String> {
+    match value {
+        "open" => Ok(FeedFail::Open),
+        "closed" => Ok(FeedFail::Closed),
+        _ => Err("must be `open` or `closed`".into()),
+    }
+}
+
+/// At least a second, at most a day.
+fn parse_max_lag(value: &str) -> Result<std::time::Duration, String> {
+    parse_refresh(value)
 }
 
 /// At least a second, at most a day.

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use jwt_tokens::follow::KeyFollower;
+use jwt_tokens::ended::FeedHealth;
+use jwt_tokens::follow::{KeyFollower, SessionFollower};
 use jwt_tokens::{AccessTokens, TokenAlgorithm};
 use service_kit::cors::CorsArgs;
 use service_kit::rate_limit::{Limiter, forget_idle_every};
@@ -82,6 +83,7 @@ pub fn app(state: AppState, cors: &CorsArgs) -> Router {
     let readiness = Arc::new(Ready {
         store: Arc::clone(&state.store),
         tokens: Arc::clone(&state.tokens),
+        feed: None,
     });
     service_kit::server::app(routes(state), readiness, cors, true)
 }
@@ -91,11 +93,12 @@ fn routes(state: AppState) -> Router {
     routes.with_state(state)
 }
 
-/// `/readyz`: the post store answers, and a verifier that follows the auth server's keys
-/// has some.
+/// `/readyz`: the post store answers, a verifier that follows the auth server's keys has
+/// some, and one that follows its ended sessions has caught up on them.
 struct Ready {
     store: Arc<dyn PostStore>,
     tokens: Arc<AccessTokens>,
+    feed: Option<Arc<FeedHealth>>,
 }
 
 #[async_trait::async_trait]
@@ -103,6 +106,9 @@ impl Readiness for Ready {
     async fn ready(&self) -> Result<(), String> {
         if !self.tokens.has_keys() {
             return Err("no access keys yet from AUTH_URL".into());
+        }
+        if self.feed.as_ref().is_some_and(|feed| !feed.caught_up()) {
+            return Err("not caught up yet on the ended sessions of AUTH_URL".into());
         }
         self.store.ping().await.map_err(|e| e.to_string())
     }
@@ -162,6 +168,27 @@ impl Application {
                 (tokens, Some(follower))
             }
         };
+        let sessions = if config.auth_url.is_empty() {
+            tracing::warn!(
+                "AUTH_URL is not set: the access tokens of sessions that end (logout, revocation) stay valid until \
+                 they expire"
+            );
+            None
+        } else {
+            let health = FeedHealth::new(
+                config.session_feed_max_lag,
+                config.session_feed_fail == config::FeedFail::Closed,
+            );
+            let follower = SessionFollower::new(
+                Arc::clone(&tokens),
+                config.auth_url.clone(),
+                config.tokens.jwt_leeway,
+                health,
+            )
+            .map_err(|e| StartError(format!("AUTH_URL: {e}")))?;
+            Some(follower)
+        };
+        let feed = sessions.as_ref().map(SessionFollower::health);
         let cache_bytes = config.posts_cache_mib.saturating_mul(1 << 20);
         let store = store::connect(&config.database_url, &config.server.database, cache_bytes)
             .await
@@ -179,15 +206,19 @@ impl Application {
         if let Some(follower) = follower {
             background.push(Box::pin(follower.run()));
         }
+        if let Some(follower) = sessions {
+            background.push(Box::pin(follower.run()));
+        }
         Server::bind(Parts {
             name: "posts-server",
             addr: config.addr,
             addr_variable: "POSTS_ADDR",
             routes: routes(state),
-            readiness: Arc::new(Ready { store, tokens }),
+            readiness: Arc::new(Ready { store, tokens, feed }),
             settings: config.server,
             background,
             on_stop: Box::pin(async move { closing.close().await }),
+            on_stopping: None,
         })
         .await
     }

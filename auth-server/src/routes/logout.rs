@@ -9,6 +9,7 @@ use service_kit::{AppJson, Result};
 
 use crate::AppState;
 use crate::metrics::{self, Revocation};
+use crate::store::EndReason;
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -70,9 +71,14 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
         }
     };
     // Counted: the sessions that ended here, not the requests (a repeated logout ends nothing).
+    // The feed is told at once, whatever the outcome (it only looks).
+    let _poke = PokeOnDrop(&state.feed);
     match request.scope {
         Scope::Session => {
-            let ended = state.store.revoke_session(&claims.sid, &claims.sub).await?;
+            let ended = state
+                .store
+                .revoke_session(&claims.sid, &claims.sub, EndReason::Logout)
+                .await?;
             metrics::sessions_revoked(Revocation::Logout, ended);
             if ended > 0 {
                 tracing::info!(session = %claims.sid, user = %claims.sub, "logged out");
@@ -90,7 +96,10 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
             }
             // Not the current token of a live session: it may end its own session, nothing more,
             // and the answer says so rather than pass for a global logout.
-            let own = state.store.revoke_session(&claims.sid, &claims.sub).await?;
+            let own = state
+                .store
+                .revoke_session(&claims.sid, &claims.sub, EndReason::Logout)
+                .await?;
             if own > 0 {
                 metrics::sessions_revoked(Revocation::Logout, own);
                 tracing::info!(
@@ -106,6 +115,15 @@ pub async fn logout(State(state): State<AppState>, AppJson(request): AppJson<Log
         }
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Wakes the ended-session feed when the handler is done (its store calls have committed).
+struct PokeOnDrop<'a>(&'a crate::feed::Feed);
+
+impl Drop for PokeOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.poke();
+    }
 }
 
 #[cfg(test)]

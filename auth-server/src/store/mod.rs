@@ -48,6 +48,8 @@ pub struct NewSession {
     pub user_id: String,
     pub jti: String,
     pub ttl_s: i64,
+    /// Unix seconds: the `exp` of the access token issued with it.
+    pub access_until: i64,
 }
 
 /// A request to spend refresh token `jti` of session `sid`.
@@ -60,7 +62,47 @@ pub struct Spend<'a> {
     pub next_jti: &'a str,
     /// How long after its rotation (by the database's clock) a spent token still gets the current pair.
     pub grace_ms: i64,
+    /// Unix seconds: the `exp` of the access token that will be issued with the answer.
+    pub access_until: i64,
 }
+
+/// Why a session ended, as `session_ends` and the sessions table record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// `DELETE /logout` of this session.
+    Logout,
+    /// `DELETE /logout` with `"scope": "global"`.
+    GlobalLogout,
+    /// A spent refresh token presented again after its grace period.
+    Reuse,
+    /// `auth-server revoke-sessions`.
+    Operator,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::GlobalLogout => "global_logout",
+            Self::Reuse => "reuse",
+            Self::Operator => "operator",
+        }
+    }
+}
+
+/// One entry of the ended-session log.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EndedSession {
+    /// The log's cursor: entries commit in this order.
+    pub seq: i64,
+    pub sid: String,
+    /// Unix seconds: no access token of the session is valid after it.
+    pub until: i64,
+}
+
+/// How long (seconds) an entry stays in the log after its `until`: longer than any verifier's
+/// leeway (at most 5 minutes), so that a follower never misses one that still matters.
+pub const ENDED_KEPT_AFTER_UNTIL_S: i64 = 600;
 
 /// The outcome of presenting refresh token `jti` of a session.
 #[derive(Debug, PartialEq, Eq)]
@@ -166,17 +208,33 @@ pub trait AuthStore: Send + Sync {
     /// two is atomic too.
     async fn rotate(&self, spend: Spend<'_>) -> Result<Rotation, StoreError>;
 
-    /// Ends one session of `user_id`; ending an ended one is not an error. Returns how many
-    /// sessions it ended (0 or 1).
-    async fn revoke_session(&self, sid: &str, user_id: &str) -> Result<u64, StoreError>;
+    /// Ends one session of `user_id` for `reason`; ending an ended one is not an error. Returns
+    /// how many sessions it ended (0 or 1).
+    async fn revoke_session(&self, sid: &str, user_id: &str, reason: EndReason) -> Result<u64, StoreError>;
 
     /// Ends every session of `user_id`, but only if refresh token `jti` is
     /// the current one of live session `sid`: a spent or ended token must not
     /// be able to log its user out everywhere. Returns how many sessions ended.
     async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str) -> Result<u64, StoreError>;
 
-    /// Deletes expired and revoked sessions; returns how many.
+    /// Deletes expired and revoked sessions, and the entries of the ended-session log that no
+    /// longer matter; returns how many sessions.
     async fn purge_ended_sessions(&self) -> Result<u64, StoreError>;
+
+    /// This database's ended-session log's identity.
+    async fn ended_log_id(&self) -> Result<String, StoreError>;
+
+    /// The entries of the ended-session log after `after`, oldest first, at most `limit`.
+    /// Every session that ends is in it (written in the same transaction), and entries become
+    /// visible in `seq` order: a reader that saw `seq` n will never find a new entry before it.
+    async fn ended_since(&self, after: i64, limit: i64) -> Result<Vec<EndedSession>, StoreError>;
+
+    /// The newest entry's `seq` (0 for none).
+    async fn newest_ended(&self) -> Result<i64, StoreError>;
+
+    /// A wake-up for every transaction that ends sessions, on any instance (PostgreSQL's
+    /// `LISTEN`); `None` where the log must be polled (SQLite).
+    async fn ended_notices(&self) -> Result<Option<Box<dyn EndedNotices>>, StoreError>;
 
     /// Every user, oldest first, with the number of live sessions now.
     async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError>;
@@ -196,6 +254,14 @@ pub trait AuthStore: Send + Sync {
     /// Where login attempts per username are counted for every instance on this database;
     /// `None` where one process owns the database (SQLite), which counts them in its memory.
     fn login_attempts(&self) -> Option<Arc<dyn LoginAttempts>>;
+}
+
+/// Notices that sessions ended, from any instance on the database.
+#[async_trait]
+pub trait EndedNotices: Send {
+    /// Waits for the next notice. After a lost connection it answers at once (notices may
+    /// have been missed: look at the log again) and listens again.
+    async fn recv(&mut self) -> Result<(), StoreError>;
 }
 
 /// Whether a login attempt counted in the database may go ahead.
@@ -245,6 +311,7 @@ mod tests {
             jti,
             next_jti: "next",
             grace_ms,
+            access_until: 0,
         }
     }
 

@@ -17,8 +17,8 @@ use sqlx::migrate::Migrator;
 use service_kit::rate_limit::Rate;
 
 use super::{
-    Attempt, AuthStore, LiveSession, LoginAttempts, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord,
-    UserSummary,
+    Attempt, AuthStore, ENDED_KEPT_AFTER_UNTIL_S, EndReason, EndedNotices, EndedSession, LiveSession, LoginAttempts,
+    NewSession, NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -35,6 +35,18 @@ macro_rules! now_s {
     () => {
         "FLOOR(EXTRACT(EPOCH FROM clock_timestamp()))::BIGINT"
     };
+}
+
+/// The lock that gives the ended-session log one writer at a time (migration 0003): taken first
+/// in every transaction that may end a session, before any row lock, so that two such
+/// transactions never wait on each other in opposite orders.
+const LOG_LOCK: &str = "SELECT pg_advisory_xact_lock(7243016539)";
+
+/// The channel the log's trigger notifies at each commit that ended sessions.
+const ENDED_CHANNEL: &str = "session_ends";
+
+async fn lock_log(tx: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(LOG_LOCK).execute(tx).await.map(drop)
 }
 
 #[derive(Clone, Debug)]
@@ -82,16 +94,17 @@ impl AuthStore for PostgresStore {
     async fn create_session(&self, session: &NewSession) -> Result<(i64, i64), StoreError> {
         // Read to completion: an error after the row (the commit) is not lost.
         let stored: Vec<(i64, i64)> = sqlx::query_as(concat!(
-            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at) VALUES ($1, $2, $3, ",
+            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at, access_until) VALUES ($1, $2, $3, ",
             now_ms!(),
             ", ",
             now_s!(),
-            " + $4) RETURNING created_at, expires_at"
+            " + $4, $5) RETURNING created_at, expires_at"
         ))
         .bind(&session.id)
         .bind(&session.user_id)
         .bind(&session.jti)
         .bind(session.ttl_s)
+        .bind(session.access_until)
         .fetch_all(&self.pool)
         .await?;
         stored.into_iter().next().ok_or_else(|| sqlx::Error::RowNotFound.into())
@@ -102,7 +115,7 @@ impl AuthStore for PostgresStore {
         let rotated: Vec<(i64, i64, String)> = sqlx::query_as(concat!(
             "UPDATE sessions SET previous_jti = current_jti, current_jti = $1, rotated_at = ",
             now_ms!(),
-            " WHERE id = $2 AND user_id = $3 AND current_jti = $4 AND revoked_at IS NULL AND expires_at > ",
+            ", access_until = GREATEST(COALESCE(access_until, 0), $5) WHERE id = $2 AND user_id = $3 AND current_jti = $4 AND revoked_at IS NULL AND expires_at > ",
             now_s!(),
             " RETURNING expires_at, rotated_at, (SELECT username FROM users WHERE users.id = sessions.user_id)"
         ))
@@ -110,6 +123,7 @@ impl AuthStore for PostgresStore {
         .bind(spend.sid)
         .bind(spend.user_id)
         .bind(spend.jti)
+        .bind(spend.access_until)
         .fetch_all(&self.pool)
         .await?;
         if let Some((expires_at, rotated_at_ms, username)) = rotated.into_iter().next() {
@@ -120,8 +134,10 @@ impl AuthStore for PostgresStore {
             });
         }
         // Not current: hold the live session's row while deciding, so that no
-        // rotation on another instance slips in between. The clock is read after the lock.
+        // rotation on another instance slips in between. The clock is read after the lock. The
+        // log's lock comes first: this transaction may end the session.
         let mut tx = self.pool.begin().await?;
+        lock_log(&mut tx).await?;
         let live: Option<LiveSession> = sqlx::query_as(concat!(
             "SELECT sessions.current_jti, sessions.previous_jti, sessions.rotated_at, sessions.expires_at, \
                     users.username, ",
@@ -140,12 +156,22 @@ impl AuthStore for PostgresStore {
         let outcome = match live {
             None => Rotation::Ended,
             Some(session) => match session.grace(&spend) {
-                Some(grace) => grace,
+                Some(grace) => {
+                    // The access token handed out again is a new one: its end is the session's too.
+                    sqlx::query(
+                        "UPDATE sessions SET access_until = GREATEST(COALESCE(access_until, 0), $1) WHERE id = $2",
+                    )
+                    .bind(spend.access_until)
+                    .bind(spend.sid)
+                    .execute(&mut *tx)
+                    .await?;
+                    grace
+                }
                 None => {
                     sqlx::query(concat!(
                         "UPDATE sessions SET revoked_at = ",
                         now_ms!(),
-                        " WHERE id = $1"
+                        ", end_reason = 'reuse' WHERE id = $1"
                     ))
                     .bind(spend.sid)
                     .execute(&mut *tx)
@@ -158,27 +184,33 @@ impl AuthStore for PostgresStore {
         Ok(outcome)
     }
 
-    async fn revoke_session(&self, sid: &str, user_id: &str) -> Result<u64, StoreError> {
+    async fn revoke_session(&self, sid: &str, user_id: &str, reason: EndReason) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_log(&mut tx).await?;
         let done = sqlx::query(concat!(
             "UPDATE sessions SET revoked_at = ",
             now_ms!(),
-            " WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > ",
+            ", end_reason = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > ",
             now_s!()
         ))
         .bind(sid)
         .bind(user_id)
-        .execute(&self.pool)
+        .bind(reason.as_str())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
     async fn revoke_user_sessions(&self, sid: &str, user_id: &str, jti: &str) -> Result<u64, StoreError> {
         // One statement: the presented session is checked and every session
         // ended against the same snapshot.
+        let mut tx = self.pool.begin().await?;
+        lock_log(&mut tx).await?;
         let done = sqlx::query(concat!(
             "UPDATE sessions SET revoked_at = ",
             now_ms!(),
-            " WHERE user_id = $1 AND revoked_at IS NULL AND EXISTS ( \
+            ", end_reason = 'global_logout' WHERE user_id = $1 AND revoked_at IS NULL AND EXISTS ( \
                  SELECT 1 FROM sessions AS presented \
                  WHERE presented.id = $2 AND presented.user_id = $1 AND presented.current_jti = $3 \
                    AND presented.revoked_at IS NULL AND presented.expires_at > ",
@@ -188,12 +220,14 @@ impl AuthStore for PostgresStore {
         .bind(user_id)
         .bind(sid)
         .bind(jti)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
     async fn purge_ended_sessions(&self) -> Result<u64, StoreError> {
+        // Only sessions that have ended already: no entry of the log is written.
         let done = sqlx::query(concat!(
             "DELETE FROM sessions WHERE expires_at <= ",
             now_s!(),
@@ -201,7 +235,41 @@ impl AuthStore for PostgresStore {
         ))
         .execute(&self.pool)
         .await?;
+        sqlx::query(concat!("DELETE FROM session_ends WHERE until < ", now_s!(), " - $1"))
+            .bind(ENDED_KEPT_AFTER_UNTIL_S)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn ended_log_id(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar("SELECT log_id FROM feed_log WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn ended_since(&self, after: i64, limit: i64) -> Result<Vec<EndedSession>, StoreError> {
+        Ok(sqlx::query_as::<_, EndedSession>(
+            "SELECT seq, sid, until FROM session_ends WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn newest_ended(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM session_ends")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn ended_notices(&self) -> Result<Option<Box<dyn EndedNotices>>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(ENDED_CHANNEL).await?;
+        Ok(Some(Box::new(Notices(listener))))
     }
 
     async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
@@ -219,8 +287,10 @@ impl AuthStore for PostgresStore {
     }
 
     async fn delete_user(&self, user_id: &str) -> Result<bool, StoreError> {
-        // The sessions go first and explicitly, whatever the foreign keys would do.
+        // The sessions go first and explicitly, whatever the foreign keys would do; the live
+        // ones are written to the log.
         let mut tx = self.pool.begin().await?;
+        lock_log(&mut tx).await?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -234,15 +304,18 @@ impl AuthStore for PostgresStore {
     }
 
     async fn revoke_all_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_log(&mut tx).await?;
         let done = sqlx::query(concat!(
             "UPDATE sessions SET revoked_at = ",
             now_ms!(),
-            " WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > ",
+            ", end_reason = 'operator' WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > ",
             now_s!()
         ))
         .bind(user_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
@@ -313,5 +386,18 @@ impl LoginAttempts for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+/// `LISTEN session_ends` on a connection of its own.
+struct Notices(sqlx::postgres::PgListener);
+
+#[async_trait]
+impl EndedNotices for Notices {
+    async fn recv(&mut self) -> Result<(), StoreError> {
+        // `None`: the connection was lost (and is made again at the next call); what was
+        // notified meanwhile is lost, so the caller looks at the log.
+        self.0.try_recv().await?;
+        Ok(())
     }
 }

@@ -7,7 +7,8 @@ use database::sqlite::{Access, SqlitePools};
 use sqlx::migrate::Migrator;
 
 use super::{
-    AuthStore, LiveSession, LoginAttempts, NewSession, NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary,
+    AuthStore, ENDED_KEPT_AFTER_UNTIL_S, EndReason, EndedNotices, EndedSession, LiveSession, LoginAttempts, NewSession,
+    NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -71,16 +72,17 @@ impl AuthStore for SqliteStore {
     async fn create_session(&self, session: &NewSession) -> Result<(i64, i64), StoreError> {
         // Read to completion: the commit's outcome is the statement's.
         let stored: Vec<(i64, i64)> = sqlx::query_as(concat!(
-            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at) VALUES (?, ?, ?, ",
+            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at, access_until) VALUES (?, ?, ?, ",
             now_ms!(),
             ", ",
             now_s!(),
-            " + ?) RETURNING created_at, expires_at"
+            " + ?, ?) RETURNING created_at, expires_at"
         ))
         .bind(&session.id)
         .bind(&session.user_id)
         .bind(&session.jti)
         .bind(session.ttl_s)
+        .bind(session.access_until)
         .fetch_all(&self.pools.writer)
         .await?;
         stored.into_iter().next().ok_or_else(|| sqlx::Error::RowNotFound.into())
@@ -93,11 +95,12 @@ impl AuthStore for SqliteStore {
         let rotated: Vec<(i64, i64, String)> = sqlx::query_as(concat!(
             "UPDATE sessions SET previous_jti = current_jti, current_jti = ?, rotated_at = ",
             now_ms!(),
-            " WHERE id = ? AND user_id = ? AND current_jti = ? AND revoked_at IS NULL AND expires_at > ",
+            ", access_until = MAX(COALESCE(access_until, 0), ?) WHERE id = ? AND user_id = ? AND current_jti = ? AND revoked_at IS NULL AND expires_at > ",
             now_s!(),
             " RETURNING expires_at, rotated_at, (SELECT username FROM users WHERE users.id = sessions.user_id)"
         ))
         .bind(spend.next_jti)
+        .bind(spend.access_until)
         .bind(spend.sid)
         .bind(spend.user_id)
         .bind(spend.jti)
@@ -130,12 +133,24 @@ impl AuthStore for SqliteStore {
         let outcome = match live {
             None => Rotation::Ended,
             Some(session) => match session.grace(&spend) {
-                Some(grace) => grace,
-                None => {
-                    sqlx::query(concat!("UPDATE sessions SET revoked_at = ", now_ms!(), " WHERE id = ?"))
+                Some(grace) => {
+                    // The access token handed out again is a new one: its end is the session's too.
+                    sqlx::query("UPDATE sessions SET access_until = MAX(COALESCE(access_until, 0), ?) WHERE id = ?")
+                        .bind(spend.access_until)
                         .bind(spend.sid)
                         .execute(&mut *tx)
                         .await?;
+                    grace
+                }
+                None => {
+                    sqlx::query(concat!(
+                        "UPDATE sessions SET revoked_at = ",
+                        now_ms!(),
+                        ", end_reason = 'reuse' WHERE id = ?"
+                    ))
+                    .bind(spend.sid)
+                    .execute(&mut *tx)
+                    .await?;
                     Rotation::Reused
                 }
             },
@@ -144,13 +159,14 @@ impl AuthStore for SqliteStore {
         Ok(outcome)
     }
 
-    async fn revoke_session(&self, sid: &str, user_id: &str) -> Result<u64, StoreError> {
+    async fn revoke_session(&self, sid: &str, user_id: &str, reason: EndReason) -> Result<u64, StoreError> {
         let done = sqlx::query(concat!(
             "UPDATE sessions SET revoked_at = ",
             now_ms!(),
-            " WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ",
+            ", end_reason = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ",
             now_s!()
         ))
+        .bind(reason.as_str())
         .bind(sid)
         .bind(user_id)
         .execute(&self.pools.writer)
@@ -162,7 +178,7 @@ impl AuthStore for SqliteStore {
         let done = sqlx::query(concat!(
             "UPDATE sessions SET revoked_at = ",
             now_ms!(),
-            " WHERE user_id = ? AND revoked_at IS NULL AND EXISTS ( \
+            ", end_reason = 'global_logout' WHERE user_id = ? AND revoked_at IS NULL AND EXISTS ( \
                  SELECT 1 FROM sessions AS presented \
                  WHERE presented.id = ? AND presented.user_id = ? AND presented.current_jti = ? \
                    AND presented.revoked_at IS NULL AND presented.expires_at > ",
@@ -179,14 +195,47 @@ impl AuthStore for SqliteStore {
     }
 
     async fn purge_ended_sessions(&self) -> Result<u64, StoreError> {
+        let mut tx = self.pools.writer.begin().await?;
         let done = sqlx::query(concat!(
             "DELETE FROM sessions WHERE expires_at <= ",
             now_s!(),
             " OR revoked_at IS NOT NULL"
         ))
-        .execute(&self.pools.writer)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(concat!("DELETE FROM session_ends WHERE until < ", now_s!(), " - ?"))
+            .bind(ENDED_KEPT_AFTER_UNTIL_S)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
+    }
+
+    async fn ended_log_id(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar("SELECT log_id FROM feed_log WHERE id = 1")
+            .fetch_one(&self.pools.reader)
+            .await?)
+    }
+
+    async fn ended_since(&self, after: i64, limit: i64) -> Result<Vec<EndedSession>, StoreError> {
+        Ok(sqlx::query_as::<_, EndedSession>(
+            "SELECT seq, sid, until FROM session_ends WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pools.reader)
+        .await?)
+    }
+
+    async fn newest_ended(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM session_ends")
+            .fetch_one(&self.pools.reader)
+            .await?)
+    }
+
+    async fn ended_notices(&self) -> Result<Option<Box<dyn EndedNotices>>, StoreError> {
+        // Operator commands write the file from another process: the log is polled.
+        Ok(None)
     }
 
     async fn list_users(&self) -> Result<Vec<UserSummary>, StoreError> {
@@ -222,7 +271,7 @@ impl AuthStore for SqliteStore {
         let done = sqlx::query(concat!(
             "UPDATE sessions SET revoked_at = ",
             now_ms!(),
-            " WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ",
+            ", end_reason = 'operator' WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ",
             now_s!()
         ))
         .bind(user_id)

@@ -49,7 +49,7 @@ async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshToken
     let state = AppState {
         access: Arc::new(access_tokens(&config)),
         refresh: Arc::new(RefreshTokens::new(keys(REFRESH_SECRET), &default_settings())),
-        store,
+        store: Arc::clone(&store),
         hasher: Arc::new(Hasher::new().await.expect("a hasher")),
         settings: Lifetimes {
             access_ttl: Duration::from_secs(900),
@@ -60,6 +60,7 @@ async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshToken
         addresses: AddressSource::default(),
         registration: config.registration,
         clock: config.clock,
+        feed: auth_server::feed::Feed::new(Arc::clone(&store), 256),
     };
     (
         app(state, &Default::default()),

@@ -35,7 +35,7 @@ async fn router() -> axum::Router {
         AppState {
             access: Arc::new(access_tokens(&config)),
             refresh: Arc::new(RefreshTokens::new(keys(REFRESH_SECRET), &default_settings())),
-            store,
+            store: Arc::clone(&store),
             hasher: Arc::new(Hasher::new().await.expect("a hasher")),
             settings: Lifetimes {
                 access_ttl: Duration::from_secs(900),
@@ -46,6 +46,7 @@ async fn router() -> axum::Router {
             addresses: AddressSource::default(),
             registration: config.registration,
             clock: config.clock,
+            feed: auth_server::feed::Feed::new(Arc::clone(&store), 256),
         },
         &Default::default(),
     )

@@ -2,7 +2,7 @@
 //! every claim required, `typ` checked.
 
 use std::fmt;
-use std::sync::{OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::cache::VerifiedCache;
+use crate::ended::{EndedSessions, FeedHealth};
 use crate::fast::{self, FromClaims};
 use crate::keys::{Key, KeySet, TokenAlgorithm};
 use crate::{AccessClaims, RefreshClaims, now_unix};
@@ -62,10 +63,15 @@ pub enum VerifyReason {
     WrongIssuer,
     WrongAudience,
     InvalidClaims,
+    /// Its session has ended (logout, revocation): the issuer's feed said so.
+    SessionEnded,
+    /// It verified, but which sessions have ended is not known: the issuer's feed has been
+    /// unreachable for longer than allowed (`SESSION_FEED_FAIL=closed`).
+    SessionsUnknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the {kind} token {}", self.describe())]
+#[error("{}", self.sentence())]
 pub struct VerifyError {
     pub kind: TokenKind,
     pub reason: VerifyReason,
@@ -74,8 +80,23 @@ pub struct VerifyError {
 }
 
 impl VerifyError {
+    fn sentence(&self) -> String {
+        match &self.reason {
+            VerifyReason::SessionEnded => {
+                format!("the {} token's session has ended (logged out or revoked)", self.kind)
+            }
+            VerifyReason::SessionsUnknown => format!(
+                "the {} token cannot be checked now: the auth server's list of ended sessions has been unreachable \
+                 for too long; try again shortly",
+                self.kind
+            ),
+            _ => format!("the {} token {}", self.kind, self.describe()),
+        }
+    }
+
     fn describe(&self) -> String {
         match &self.reason {
+            VerifyReason::SessionEnded | VerifyReason::SessionsUnknown => String::new(),
             VerifyReason::Malformed => "is malformed".into(),
             VerifyReason::WrongAlgorithm => format!("is not signed with {}", self.algorithm),
             VerifyReason::WrongType => {
@@ -371,6 +392,11 @@ pub struct AccessTokens {
     cache: Option<VerifiedCache>,
     /// Told when a token names a `kid` a followed verifier does not know.
     unknown_kid: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Sessions that have ended: their tokens are refused.
+    ended: EndedSessions,
+    /// How current [`Self::ended`] is, where a follower keeps it (fail-closed verifiers refuse
+    /// every token once it is too old).
+    feed: OnceLock<Arc<FeedHealth>>,
 }
 
 impl fmt::Debug for AccessTokens {
@@ -438,7 +464,35 @@ impl AccessTokens {
                 TokenAlgorithm::Hs256 => None,
             },
             unknown_kid: OnceLock::new(),
+            ended: EndedSessions::default(),
+            feed: OnceLock::new(),
         }
+    }
+
+    /// The sessions that have ended, whose tokens this verifier refuses (`403`, the session
+    /// has ended) however valid they are otherwise. A follower of the issuer's feed fills it
+    /// ([`crate::follow::SessionFollower`]); anyone may.
+    pub fn ended(&self) -> &EndedSessions {
+        &self.ended
+    }
+
+    /// Says how current [`Self::ended`] is: a fail-closed `health` makes every token refused
+    /// while the feed lags too far. One health; a second call is ignored.
+    pub fn follow_health(&self, health: Arc<FeedHealth>) {
+        let _ = self.feed.set(health);
+    }
+
+    /// The checks after the signature and the claims: the session has not ended, and (for a
+    /// fail-closed verifier) the list of ended sessions is current enough to say so.
+    fn still_live(&self, claims: AccessClaims) -> Result<AccessClaims, VerifyError> {
+        let reason = if self.ended.contains(&claims.sid) {
+            VerifyReason::SessionEnded
+        } else if self.feed.get().is_some_and(|health| health.refuses()) {
+            VerifyReason::SessionsUnknown
+        } else {
+            return Ok(claims);
+        };
+        Err(self.codec.error(reason))
     }
 
     /// Remembers up to `entries` verified EdDSA tokens (0: none), each until it expires or the
@@ -540,7 +594,13 @@ impl AccessTokens {
         self.codec.encode(claims)
     }
 
+    /// Verifies `token`: its signature (or a verified-token cache hit), every claim, and that
+    /// its session has not ended.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        self.verify_signed(token).and_then(|claims| self.still_live(claims))
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         self.codec.with(|keyed| {
             let Some(cache) = &self.cache else {
                 return self.verify_keyed(keyed, token, Path::Fast);
@@ -561,7 +621,9 @@ impl AccessTokens {
     /// path or the cache: for the differential fuzz target, not for services.
     #[doc(hidden)]
     pub fn verify_by_library(&self, token: &str) -> Result<AccessClaims, VerifyError> {
-        self.codec.with(|keyed| self.verify_keyed(keyed, token, Path::Library))
+        self.codec
+            .with(|keyed| self.verify_keyed(keyed, token, Path::Library))
+            .and_then(|claims| self.still_live(claims))
     }
 
     fn verify_keyed(&self, keyed: &Keyed, token: &str, path: Path) -> Result<AccessClaims, VerifyError> {
@@ -880,6 +942,8 @@ mod fast_path {
             audience: "posts".into(),
             cache: None,
             unknown_kid: OnceLock::new(),
+            ended: EndedSessions::default(),
+            feed: OnceLock::new(),
         };
         let token = tokens.issue("u", "n", "s", Duration::from_secs(60)).expect("issued");
         let rules = tokens.codec.rules(tokens.codec.fixed(), &tokens.codec.validation);

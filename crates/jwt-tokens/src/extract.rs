@@ -8,7 +8,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::{AccessClaims, AccessTokens, VerifyError};
+use crate::{AccessClaims, AccessTokens, VerifyError, VerifyReason};
+
+/// `Retry-After` (seconds) of a token that could not be checked against the ended sessions.
+const RETRY_UNCHECKED: &str = "5";
 
 /// The caller, proven by a valid access token. Missing or malformed
 /// `Authorization` gets `401`; a token that fails verification gets `403`;
@@ -54,17 +57,25 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Whether the token itself is not at fault: it could not be checked against the ended
+    /// sessions (a fail-closed verifier whose feed is too far behind).
+    fn unchecked(&self) -> bool {
+        matches!(self, Self::Token(err) if err.reason == VerifyReason::SessionsUnknown)
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Header(_) => StatusCode::UNAUTHORIZED,
+            _ if self.unchecked() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Token(_) => StatusCode::FORBIDDEN,
         }
     }
 
-    /// The RFC 6750 error code, also the body's `error`.
+    /// The RFC 6750 error code, also the body's `error` (`unavailable` for a `503`).
     pub fn code(&self) -> &'static str {
         match self {
             Self::Header(_) => "invalid_request",
+            _ if self.unchecked() => "unavailable",
             Self::Token(_) => "invalid_token",
         }
     }
@@ -82,7 +93,11 @@ impl IntoResponse for Rejection {
             }),
         )
             .into_response();
-        if let Some(value) = bearer_challenge(code, &message) {
+        if self.unchecked() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_UNCHECKED));
+        } else if let Some(value) = bearer_challenge(code, &message) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         response

@@ -50,6 +50,7 @@ mod cache;
 mod claims;
 mod codec;
 pub mod config;
+pub mod ended;
 pub mod extract;
 mod fast;
 #[cfg(feature = "follow")]

@@ -139,6 +139,12 @@ impl ApiError {
         }
     }
 
+    /// The same error, answered with `Retry-After: seconds` (at least 1).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
     /// `500` with an opaque body; `cause` is logged, never sent.
     pub fn internal(cause: impl fmt::Display) -> Self {
         Self {

@@ -100,6 +100,9 @@ pub struct Parts {
     pub background: Vec<Background>,
     /// Run once the requests in flight are done (closing the database).
     pub on_stop: Background,
+    /// Called as soon as the server starts to stop, before the requests in flight are waited
+    /// for: to end requests that would otherwise wait (long-polls).
+    pub on_stopping: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// A server that has checked its settings, opened its database and bound its ports.
@@ -113,6 +116,7 @@ pub struct Server {
     http: HttpArgs,
     background: Vec<Background>,
     on_stop: Background,
+    on_stopping: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// The whole HTTP interface: `routes` (with [`health_routes`] among them) behind the
@@ -151,6 +155,7 @@ impl Server {
             settings,
             background,
             on_stop,
+            on_stopping,
         } = parts;
         let ServerArgs {
             metrics, cors, http, ..
@@ -169,6 +174,7 @@ impl Server {
             http,
             background,
             on_stop,
+            on_stopping,
         })
     }
 
@@ -192,6 +198,13 @@ impl Server {
     /// tasks and runs the stop step (closing the database).
     pub async fn run_with_shutdown(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let tasks: Vec<_> = self.background.into_iter().map(tokio::spawn).collect();
+        let on_stopping = self.on_stopping;
+        let shutdown = async move {
+            shutdown.await;
+            if let Some(stopping) = on_stopping {
+                stopping();
+            }
+        };
         let (shutdown, metrics_shutdown) = crate::metrics::split_shutdown(shutdown);
         let metrics = self
             .metrics_listener

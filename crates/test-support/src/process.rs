@@ -55,6 +55,10 @@ pub const CONTRACT_VARIABLES: &[&str] = &[
     "ACCESS_TOKEN_PREVIOUS_SECRETS_FILE",
     "REFRESH_TOKEN_SECRET_FILE",
     "REFRESH_TOKEN_PREVIOUS_SECRETS_FILE",
+    // Ended sessions: the auth server's feed and the posts servers that follow it.
+    "SESSION_FEED_MAX_WAITING",
+    "SESSION_FEED_MAX_LAG",
+    "SESSION_FEED_FAIL",
     // EdDSA access tokens and the auth server's published keys.
     "ACCESS_TOKEN_ALG",
     "ACCESS_TOKEN_PRIVATE_KEY_FILE",

@@ -104,6 +104,8 @@ pub fn config(database_url: String) -> Config {
         },
         auth_url: Vec::new(),
         auth_keys_refresh: KEYS_REFRESH,
+        session_feed_max_lag: Duration::from_secs(30),
+        session_feed_fail: posts_server::config::FeedFail::Open,
         post_rate_per_user: "30/1m".parse().expect("a rate"),
         posts_cache_mib: 16,
     };

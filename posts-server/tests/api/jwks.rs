@@ -1,5 +1,6 @@
 //! A stand-in for auth-server's published keys (`GET /.well-known/jwks.json`): it serves the
-//! JWK Set it is told to, counts every connection and request it gets, whatever the path, and
+//! JWK Set it is told to (and an ended-session feed where no session ends), counts every
+//! connection and every request but the feed's, whatever the path, and
 //! runs on a thread and runtime of its own, so that it outlives any one test's runtime (the
 //! one every test server of an `EdDSA` target follows lives as long as the process).
 
@@ -13,7 +14,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse as _, Response};
 use axum::serve::ListenerExt as _;
 use jwt_tokens::Ed25519PublicKey;
-use jwt_tokens::follow::JWKS_PATH;
+use jwt_tokens::follow::{ENDED_PATH, JWKS_PATH};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -139,8 +140,22 @@ impl Drop for JwksServer {
     }
 }
 
-/// Every request is counted; the key set's path gets the set, any other a `404`.
+/// Every request is counted, but those of the ended-session feed; the key set's path gets the
+/// set, the feed's an empty page (after the wait asked for, as auth-server would when no session
+/// ends), any other a `404`.
 async fn answer(State(shared): State<Shared>, uri: Uri) -> Response {
+    if uri.path() == ENDED_PATH {
+        let wait = uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("wait="))
+            .and_then(|seconds| seconds.parse().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        let page = r#"{"log":"stand-in","cursor":0,"ended":[],"more":false}"#;
+        return ([(header::CONTENT_TYPE, "application/json")], page).into_response();
+    }
     let mut seen = lock(&shared);
     seen.requests += 1;
     if uri.path() == JWKS_PATH {

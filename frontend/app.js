@@ -2,8 +2,10 @@
 //
 // Server URLs come from the page's own URL (`?auth=…&posts=…`), or default to the development
 // ports. Tokens live in this page's memory only: a reload logs out. When posts-server answers 403
-// (the access token has expired), the page trades its refresh token for a new pair and retries
-// the request once. The log shows every request and its status, never a token.
+// (the access token has expired, or its session has ended), the page trades its refresh token for
+// a new pair and retries the request once; when auth-server refuses the refresh token too, the
+// session has ended (logged out here or elsewhere, "Log out everywhere" on another device, or
+// revoked), and the page says so. The log shows every request and its status, never a token.
 "use strict";
 
 const params = new URLSearchParams(window.location.search);
@@ -95,7 +97,11 @@ function forgetSession() {
   session.expiresAt = 0;
 }
 
-/** Trades the refresh token for a new pair; one refresh at a time. Resolves to whether it worked. */
+/**
+ * Trades the refresh token for a new pair; one refresh at a time. Resolves to `"refreshed"`,
+ * `"ended"` (auth-server refused the refresh token: the session has ended) or `"failed"` (no
+ * answer, or another error). Unless refreshed, the session is forgotten.
+ */
 function refreshTokens() {
   if (!refreshing) {
     refreshing = (async () => {
@@ -103,11 +109,17 @@ function refreshTokens() {
       if (answer.status === 200) {
         keepTokens(answer.body);
         log(`new token pair (access token valid ${answer.body.expiresIn} s)`, "note", { event: "refreshed" });
-        return true;
+        return "refreshed";
       }
-      log("the session has ended: log in again", "bad", { event: "session-ended" });
       forgetSession();
-      return false;
+      if (answer.status === 401 || answer.status === 403) {
+        log("the session has ended: log in again", "bad", { event: "session-ended" });
+        showAccountStatus("Your session has ended: log in again.", true);
+        return "ended";
+      }
+      log("the tokens could not be refreshed: log in again", "bad", { event: "refresh-failed" });
+      showAccountStatus(`The session could not be refreshed: ${describe(answer)}. Log in again.`, true);
+      return "failed";
     })().finally(() => {
       refreshing = null;
     });
@@ -115,13 +127,22 @@ function refreshTokens() {
   return refreshing;
 }
 
-/** A posts-server request with the access token; on 403, refreshes once and retries once. */
+/**
+ * A posts-server request with the access token; on 403, refreshes once and retries once. When
+ * the refresh is refused, resolves to the first answer marked `ended: true`.
+ */
 async function postsCall(method, path, json) {
   const answer = await call(POSTS_URL, method, path, { json, token: session.accessToken });
   if (answer.status !== 403 || !session.refreshToken) return answer;
   log("access token refused: refreshing it", "note", { event: "refreshing" });
-  if (!(await refreshTokens())) return answer;
+  const refreshed = await refreshTokens();
+  if (refreshed !== "refreshed") return { ...answer, ended: refreshed === "ended" };
   return call(POSTS_URL, method, path, { json, token: session.accessToken });
+}
+
+/** What the page says when posts-server refused the access token and auth-server the refresh token. */
+function sessionEnded(answer) {
+  return `Your session has ended: log in again. (posts-server: ${describe(answer)})`;
 }
 
 // ---- actions ----------------------------------------------------------------------------
@@ -156,7 +177,7 @@ async function loadPosts() {
     showPosts(answer.body);
   } else {
     showPosts([]);
-    showPostsStatus(`Posts refused: ${describe(answer)}`, true);
+    showPostsStatus(answer.ended ? sessionEnded(answer) : `Posts refused: ${describe(answer)}`, true);
   }
   render();
 }
@@ -164,7 +185,8 @@ async function loadPosts() {
 async function publish(title, body) {
   const answer = await postsCall("POST", "/posts", { title, body });
   if (answer.status !== 201) {
-    showPostsStatus(`Not published: ${describe(answer)}`, true);
+    if (answer.ended) showPosts([]);
+    showPostsStatus(answer.ended ? sessionEnded(answer) : `Not published: ${describe(answer)}`, true);
     render();
     return;
   }
@@ -181,6 +203,27 @@ async function logOut() {
   render();
   if (token) await call(AUTH_URL, "DELETE", "/logout", { json: { token } });
   log("logged out: tokens forgotten", "note", { event: "logged-out" });
+}
+
+/** Ends every session of the user, this one and those of other browsers and devices. */
+async function logOutEverywhere() {
+  const token = session.refreshToken;
+  const username = session.username;
+  forgetSession();
+  showPosts([]);
+  showPostsStatus("Logging out everywhere…");
+  render();
+  if (!token) return;
+  const answer = await call(AUTH_URL, "DELETE", "/logout", { json: { token, scope: "global" } });
+  if (answer.status === 204) {
+    showPostsStatus(`Logged out everywhere: every session of ${username} has ended.`);
+    log(`logged out everywhere: every session of ${username} ended, tokens forgotten`, "note", {
+      event: "logged-out-everywhere",
+    });
+  } else {
+    showPostsStatus(`Log out everywhere failed: ${describe(answer)}. Other sessions may go on.`, true);
+    log("log out everywhere failed: tokens forgotten here only", "bad", { event: "logout-everywhere-failed" });
+  }
 }
 
 // ---- rendering --------------------------------------------------------------------------
@@ -220,6 +263,7 @@ function render() {
   const loggedIn = Boolean(session.refreshToken);
   $("session").textContent = loggedIn ? `Logged in as ${session.username}` : "Not logged in";
   $("logout").hidden = !loggedIn;
+  $("logout-everywhere").hidden = !loggedIn;
   $("account").hidden = loggedIn;
   $("publish").disabled = !loggedIn;
 }
@@ -260,6 +304,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("post-form").addEventListener("submit", busy(() => publish($("post-title").value, $("post-body").value)));
   $("reload").addEventListener("click", busy(loadPosts));
   $("logout").addEventListener("click", busy(logOut));
+  $("logout-everywhere").addEventListener("click", busy(logOutEverywhere));
   setInterval(tick, 1000);
   render();
   log(`ready: auth-server ${AUTH_URL}, posts-server ${POSTS_URL}`);

@@ -92,11 +92,11 @@ async fn run() -> Result<ExitCode> {
     let signing = if options.eddsa {
         Signing::EdDsa {
             key_file: secrets::ed25519_key_file(Path::new(DATA_DIR))?,
-            auth_url: auth_url(&settings)?,
         }
     } else {
         Signing::Hs256
     };
+    let auth_url = auth_url(&settings, &signing)?;
     let changes = if options.watch {
         Some(Changes::watch(&compile::workspace_root())?)
     } else {
@@ -107,6 +107,7 @@ async fn run() -> Result<ExitCode> {
         secrets,
         settings,
         signing,
+        auth_url,
     };
 
     // Listen before spawning, so a signal that arrives during start-up stops the
@@ -170,6 +171,9 @@ struct Launch {
     secrets: DevSecrets,
     settings: UserSettings,
     signing: Signing,
+    /// The `AUTH_URL` posts-server gets, unless the user gives their own: where it follows
+    /// auth-server's ended sessions (and, signing with Ed25519, fetches its public keys).
+    auth_url: Option<String>,
 }
 
 /// How access tokens are signed in this session.
@@ -177,21 +181,49 @@ enum Signing {
     /// With the generated access secret, which both servers get.
     Hs256,
     /// With the Ed25519 key in `key_file`, which auth-server alone gets; posts-server fetches
-    /// the public keys from `auth_url`.
-    EdDsa { key_file: PathBuf, auth_url: String },
+    /// the public keys from auth-server (`AUTH_URL`).
+    EdDsa { key_file: PathBuf },
 }
 
-/// Where posts-server finds auth-server (unless `AUTH_URL` is given): from `AUTH_ADDR` (default
-/// `127.0.0.1:4000`), which must then name a port.
-fn auth_url(settings: &UserSettings) -> Result<String> {
+/// Where posts-server finds auth-server, so that it refuses the access tokens of ended sessions
+/// within a second (and, under `--eddsa`, verifies with auth-server's public keys): from
+/// `AUTH_ADDR` (the environment's, else `.env`'s, else `127.0.0.1:4000`). `None` when the user
+/// gives `AUTH_URL` (posts-server reads theirs), or when auth-server takes any free port: then
+/// an HS256 posts-server follows no auth-server (it says so, and so does the launcher), and
+/// `--eddsa`, which cannot verify anything without the keys, refuses to start.
+fn auth_url(settings: &UserSettings, signing: &Signing) -> Result<Option<String>> {
     if settings.gives("AUTH_URL") {
-        return Ok(String::new());
+        return Ok(None);
     }
-    let addr = std::env::var("AUTH_ADDR").unwrap_or_else(|_| "127.0.0.1:4000".into());
+    let addr = std::env::var("AUTH_ADDR")
+        .ok()
+        .or_else(dotenv_auth_addr)
+        .unwrap_or_else(|| "127.0.0.1:4000".into());
+    let addr = addr.trim();
     if addr.ends_with(":0") {
-        return Err("--eddsa needs auth-server on a known port: set AUTH_ADDR to one, or AUTH_URL".into());
+        return match signing {
+            Signing::EdDsa { .. } => {
+                Err("--eddsa needs auth-server on a known port: set AUTH_ADDR to one, or AUTH_URL".into())
+            }
+            Signing::Hs256 => {
+                eprintln!(
+                    "[dev] warning: auth-server takes any free port (AUTH_ADDR={addr}), so posts-server \
+                     cannot follow its ended sessions: a logged-out access token works until it expires; \
+                     set AUTH_ADDR to a fixed port, or AUTH_URL"
+                );
+                Ok(None)
+            }
+        };
     }
-    Ok(format!("http://{addr}"))
+    Ok(Some(format!("http://{addr}")))
+}
+
+/// `AUTH_ADDR` from `.env` in the working directory, which auth-server reads too.
+fn dotenv_auth_addr() -> Option<String> {
+    dotenvy::from_path_iter(".env")
+        .ok()?
+        .filter_map(std::result::Result::ok)
+        .find_map(|(key, value)| (key == "AUTH_ADDR").then_some(value))
 }
 
 #[derive(Clone, Copy)]
@@ -211,7 +243,13 @@ impl Launch {
             Which::Posts => Server::spawn(
                 "posts-server",
                 "[posts]",
-                posts_command(&self.binaries.posts, &self.secrets, &self.settings, &self.signing),
+                posts_command(
+                    &self.binaries.posts,
+                    &self.secrets,
+                    &self.settings,
+                    &self.signing,
+                    self.auth_url.as_deref(),
+                ),
             ),
         }
     }
@@ -464,8 +502,15 @@ fn auth_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings, s
 }
 
 /// The posts server gets the access secret only: it must never be able to mint refresh tokens.
-/// Signing with Ed25519, it gets no secret at all, only where auth-server is.
-fn posts_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings, signing: &Signing) -> Command {
+/// Signing with Ed25519, it gets no secret at all. Either way it gets where auth-server is
+/// (`AUTH_URL`, unless the user gives their own), to follow its ended sessions.
+fn posts_command(
+    program: &Path,
+    secrets: &DevSecrets,
+    settings: &UserSettings,
+    signing: &Signing,
+    auth_url: Option<&str>,
+) -> Command {
     let mut command = Command::new(program);
     settings.set_default(&mut command, "POSTS_ADDR", "127.0.0.1:3000");
     settings.set_default(
@@ -475,10 +520,12 @@ fn posts_command(program: &Path, secrets: &DevSecrets, settings: &UserSettings, 
     );
     match signing {
         Signing::Hs256 => settings.set_default(&mut command, secrets::ACCESS_VAR, secrets.access.expose()),
-        Signing::EdDsa { auth_url, .. } => {
+        Signing::EdDsa { .. } => {
             command.env("ACCESS_TOKEN_ALG", "EdDSA").env_remove(secrets::ACCESS_VAR);
-            settings.set_default(&mut command, "AUTH_URL", auth_url);
         }
+    }
+    if let Some(auth_url) = auth_url {
+        settings.set_default(&mut command, "AUTH_URL", auth_url);
     }
     command.env_remove(secrets::REFRESH_VAR);
     settings.set_default(&mut command, "CORS_ALLOWED_ORIGINS", dev_launcher::DEV_CORS_ORIGINS);

@@ -3,7 +3,9 @@
 //! file server, with the launcher's development CORS setting.
 //!
 //! The access token lives 3 s, so it expires during the run and the page must refresh it by
-//! itself. Needs `node` and `/usr/bin/chromium` (`CHROMIUM_PATH` for another); `npm ci` runs in
+//! itself. posts-server follows auth-server's ended sessions (`AUTH_URL`, as under `cargo dev`),
+//! so after "Log out everywhere" in one browser context, the other context's access token is
+//! refused at once, long before it expires. Needs `node` and `/usr/bin/chromium` (`CHROMIUM_PATH` for another); `npm ci` runs in
 //! `frontend/tests` when its `node_modules` is missing. Without them the test fails, saying
 //! which is missing: it is never skipped.
 //!
@@ -25,6 +27,8 @@ const PASSWORD: &str = "demo-password";
 const ACCESS_TOKEN_TTL_SECONDS: u64 = 3;
 /// The whole browser run (start, about 5 s of waiting for the token to expire, every step).
 const BROWSER_RUN_LIMIT: Duration = Duration::from_secs(180);
+/// How long posts-server gets to catch up with auth-server's ended sessions (`GET /readyz` 200).
+const READY_LIMIT: Duration = Duration::from_secs(30);
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -78,7 +82,7 @@ fn leak(path: &Path) -> &'static str {
 }
 
 #[tokio::test]
-async fn the_frontend_logs_in_lists_creates_refreshes_and_logs_out_in_chromium() {
+async fn the_frontend_logs_in_lists_creates_refreshes_logs_out_and_logs_out_everywhere_in_chromium() {
     let repository = repository();
     let tests_dir = repository.join("frontend/tests");
     let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -136,9 +140,12 @@ async fn the_frontend_logs_in_lists_creates_refreshes_and_logs_out_in_chromium()
                 .command(posts_dir.path())
                 .envs(common)
                 .env("POSTS_ADDR", "127.0.0.1:0")
-                .env("POSTS_DATABASE_URL", "sqlite://posts.db"),
+                .env("POSTS_DATABASE_URL", "sqlite://posts.db")
+                // Follows auth-server's ended sessions, as `cargo dev` has it do.
+                .env("AUTH_URL", auth.base()),
         )
         .await;
+    wait_ready(posts.base()).await;
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the frontend port");
     let frontend = format!("http://{}", listener.local_addr().expect("the frontend address"));
@@ -191,6 +198,24 @@ async fn the_frontend_logs_in_lists_creates_refreshes_and_logs_out_in_chromium()
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the screenshot is a PNG");
     if std::env::var("UPDATE_DEMO_SCREENSHOT").as_deref() == Ok("1") {
         std::fs::write(repository.join("docs/demo.png"), &png).expect("write docs/demo.png");
+    }
+}
+
+/// Waits until posts-server answers `GET /readyz` with 200: it has caught up with auth-server's
+/// ended sessions.
+async fn wait_ready(posts: &str) {
+    let client = reqwest::Client::builder().no_proxy().build().expect("a client");
+    let deadline = tokio::time::Instant::now() + READY_LIMIT;
+    loop {
+        let answer = client.get(format!("{posts}/readyz")).send().await;
+        if answer.as_ref().is_ok_and(|answer| answer.status() == 200) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "posts-server was not ready (caught up with auth-server's ended sessions) within {READY_LIMIT:?}: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

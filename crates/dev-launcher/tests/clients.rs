@@ -47,6 +47,24 @@ fn requests_http_and_the_readme_walk_through_pass_against_the_development_start(
     let blocks = documented_curl_blocks();
     let walk: Vec<&String> = blocks.iter().filter(|block| uses_development_ports(block)).collect();
     assert!(!walk.is_empty(), "README.md has curl blocks for the development start");
+    // Logout means logout: the walk-through (the block that logs out) ends with the logged-out
+    // session's access token, not yet expired, refused by posts-server (which `cargo dev` has
+    // follow auth-server).
+    let last = walk
+        .iter()
+        .find(|block| block.contains("localhost:4000/logout"))
+        .and_then(|block| expectations(block).pop());
+    let refused = |last: &Expected| {
+        let invalid_token = last
+            .contains
+            .iter()
+            .any(|member| member == r#""error":"invalid_token""#);
+        last.command.contains("localhost:3000/posts") && last.status == 403 && invalid_token
+    };
+    assert!(
+        last.as_ref().is_some_and(refused),
+        "the README's walk-through ends with GET /posts refused with 403 invalid_token after the logout: {last:?}"
+    );
     for block in &blocks {
         assert!(
             uses_development_ports(block) || is_several_instances(block),
@@ -250,6 +268,15 @@ fn run_requests_http(dir: &Path) {
             index + 1
         );
     }
+    // Logout means logout: the last request lists the posts with the logged-out session's access
+    // token, and expects it refused.
+    let last = runnable.rsplit("\n###").next().unwrap_or_default();
+    assert!(
+        last.contains("\nGET {{posts}}/posts")
+            && last.contains("\n?? status == 403\n")
+            && last.contains("\n?? js response.parsedBody.error == invalid_token\n"),
+        "requests.http ends with GET /posts refused with 403 invalid_token after the logout:\n{last}"
+    );
     let file = dir.join("requests.http");
     std::fs::write(&file, runnable).expect("write the runnable copy of requests.http");
 

@@ -312,6 +312,8 @@ impl SessionFollower {
         let mut failures = 0u32;
         let mut pruned = Instant::now();
         let mut warned_lag = false;
+        // The issuer may be starting beside this server: its first failures are not news.
+        let mut patience = 3u32;
         loop {
             let base = &self.urls[url];
             // The first catch-up asks for no wait: it needs every entry, not news.
@@ -337,6 +339,7 @@ impl SessionFollower {
                         tracing::info!(url = %base, "the ended-session feed answers again; caught up from where it stopped");
                     }
                     failures = 0;
+                    patience = 0;
                     warned_lag = false;
                     backoff = Duration::from_millis(100);
                     if !page.more && !self.health.caught_up() {
@@ -347,7 +350,10 @@ impl SessionFollower {
                 Err(err) => {
                     self.health.failed();
                     failures += 1;
-                    if failures == 1 {
+                    if patience > 0 {
+                        patience -= 1;
+                        tracing::info!(url = %base, error = %err, "the ended-session feed does not answer yet; trying again");
+                    } else if failures == 1 || (failures == 4 && !self.health.caught_up()) {
                         tracing::warn!(url = %base, error = %err, "the ended-session feed cannot be reached; verifying with the sessions known to have ended");
                     } else {
                         tracing::debug!(url = %base, error = %err, "the ended-session feed still cannot be reached");

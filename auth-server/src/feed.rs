@@ -16,8 +16,17 @@ use crate::store::{AuthStore, EndedSession, StoreError};
 /// The most entries one answer carries; `more` says there are others.
 pub const PAGE: usize = 1000;
 
-/// The longest a request may wait for a new entry.
+/// The longest `wait` a request may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// The longest a request is made to wait: the answer must come before the request timeout
+/// (30 s) ends the request and the idle timeout (`HTTP_IDLE_TIMEOUT`) the connection, which
+/// count a waiting request's time too. A follower asks again at once, so a shorter wait than
+/// asked for only costs one more request.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(25);
+
+/// How long before the connection's idle timeout a waiting request is answered.
+const IDLE_MARGIN: Duration = Duration::from_secs(2);
 
 /// An entry whose `until` passed longer ago than this matters to no verifier (whose leeway is
 /// at most 5 minutes): it is not served.
@@ -78,6 +87,8 @@ pub struct Feed {
     look: Notify,
     /// The server is stopping: no request waits any more.
     stopping: watch::Sender<bool>,
+    /// The longest a request waits, whatever it asks.
+    longest_wait: Duration,
 }
 
 impl std::fmt::Debug for Feed {
@@ -90,9 +101,10 @@ impl std::fmt::Debug for Feed {
 }
 
 impl Feed {
-    /// The feed of `store`'s log, letting `max_waiting` requests wait at once. It knows of
-    /// new entries once [`Self::run`] runs.
-    pub fn new(store: Arc<dyn AuthStore>, max_waiting: usize) -> Arc<Self> {
+    /// The feed of `store`'s log, letting `max_waiting` requests wait at once, each less than
+    /// `idle_timeout` (the server's `HTTP_IDLE_TIMEOUT`). It knows of new entries once
+    /// [`Self::run`] runs.
+    pub fn new(store: Arc<dyn AuthStore>, max_waiting: usize, idle_timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
             store,
             log: OnceCell::new(),
@@ -100,6 +112,7 @@ impl Feed {
             waiting: Semaphore::new(max_waiting),
             look: Notify::new(),
             stopping: watch::Sender::new(false),
+            longest_wait: LONGEST_WAIT.min(idle_timeout.saturating_sub(IDLE_MARGIN)),
         })
     }
 
@@ -129,12 +142,13 @@ impl Feed {
         let known = *self.newest.borrow();
         let mut entries = self.store.ended_since(after, (PAGE + 1) as i64).await?;
         let mut seen_to = known.max(after);
+        let wait = wait.min(self.longest_wait);
         if entries.is_empty() && !wait.is_zero() && !*self.stopping.borrow() {
             let _permit = self.waiting.try_acquire().map_err(|_| FeedError::Busy)?;
             let mut newest = self.newest.subscribe();
             let mut stopping = self.stopping.subscribe();
             let grew = tokio::select! {
-                grew = tokio::time::timeout(wait.min(MAX_WAIT), newest.wait_for(|&n| n > seen_to)) => {
+                grew = tokio::time::timeout(wait, newest.wait_for(|&n| n > seen_to)) => {
                     grew.is_ok_and(|grew| grew.is_ok())
                 }
                 _ = stopping.wait_for(|&stopping| stopping) => false,

@@ -194,7 +194,11 @@ impl Application {
             .await
             .map_err(|e| StartError(format!("password hashing: {e}")))?;
         let limits = Arc::new(Limits::for_store(&config, store.as_ref()));
-        let feed = feed::Feed::new(Arc::clone(&store), config.session_feed_max_waiting);
+        let feed = feed::Feed::new(
+            Arc::clone(&store),
+            config.session_feed_max_waiting,
+            config.server.http.http_idle_timeout,
+        );
         let state = AppState {
             access: Arc::new(AccessTokens::new(checked.access_keys, &settings)),
             refresh: Arc::new(RefreshTokens::new(checked.refresh_keys, &settings)),

@@ -74,7 +74,8 @@ fn parse(query: Option<&str>) -> Result<Ask, ApiError> {
         ("after" = Option<u64>, Query, description = "The `cursor` of the previous answer; 0 (the default) \
             for every entry that still matters."),
         ("wait" = Option<u64>, Query, description = "Seconds (0 to 30; default 0) to wait for an entry after \
-            `after` when there is none yet."),
+            `after` when there is none yet. The server answers after 25 s at most (less than \
+            `HTTP_IDLE_TIMEOUT`), whatever is asked: ask again."),
         ("log" = Option<String>, Query, description = "The `log` of the previous answer: if this server's log \
             is another (its database was replaced), the answer starts from the beginning."),
     ),

@@ -60,7 +60,7 @@ async fn app_with_a_closed_store(data: &TestData) -> (axum::Router, RefreshToken
         addresses: AddressSource::default(),
         registration: config.registration,
         clock: config.clock,
-        feed: auth_server::feed::Feed::new(Arc::clone(&store), 256),
+        feed: auth_server::feed::Feed::new(Arc::clone(&store), 256, Duration::from_secs(30)),
     };
     (
         app(state, &Default::default()),

@@ -7,9 +7,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use test_support::ServerProcess;
 use tokio::sync::Barrier;
+use tokio::time::Instant;
 
 use crate::binary::{configured_on, post, start, tokens};
-use crate::helpers::{PASSWORD, TestData, eventually, test_data};
+use crate::feed::{WAKE, cursor_now, session, waiting};
+use crate::helpers::{PASSWORD, TestData, eventually, spawn_app_on, test_data};
 
 /// `count` auth-server processes on `data`, with no grace for spent refresh tokens.
 async fn instances(data: &TestData, count: usize) -> Vec<ServerProcess> {
@@ -263,4 +265,30 @@ async fn login_attempt_buckets_that_are_full_again_are_purged() {
     assert_eq!(post(&server, "/login", &credentials("alice")).await.status(), 401);
 
     stop_all(vec![server]).await;
+}
+
+/// A logout on one instance wakes the ended-session feed of another at once: the log is the
+/// database's, and its trigger notifies every instance listening at commit.
+#[tokio::test]
+async fn a_logout_on_one_instance_wakes_a_request_waiting_on_another() {
+    let data = test_data().await;
+    let a = spawn_app_on(Arc::clone(&data), |_| {}).await;
+    let b = spawn_app_on(Arc::clone(&data), |_| {}).await;
+    a.registered("alice", PASSWORD).await;
+    let mut cursor = cursor_now(&b).await;
+    // Several times: B's feed also reads the log every few seconds, and must not be what
+    // answers.
+    for _ in 0..4 {
+        let login = a.logged_in("alice", PASSWORD).await;
+        let waiter = waiting(&b, &format!("after={cursor}&wait=10"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiter.is_finished(), "answered with nothing new");
+        let ended = Instant::now();
+        assert_eq!(a.logout(&login.refresh, None).await.status(), 204);
+        let (page, _) = waiter.await.expect("the request task did not panic");
+        let woken = ended.elapsed();
+        assert!(woken < WAKE, "B answered {woken:?} after the logout on A");
+        assert_eq!(page.sids(), [session(&login).sid.as_str()], "{}", page.raw);
+        cursor = page.cursor;
+    }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod cors;
 mod crash;
 mod errors;
+mod feed;
 mod forgery;
 mod grace;
 mod headers;

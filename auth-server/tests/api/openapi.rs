@@ -46,7 +46,7 @@ async fn router() -> axum::Router {
             addresses: AddressSource::default(),
             registration: config.registration,
             clock: config.clock,
-            feed: auth_server::feed::Feed::new(Arc::clone(&store), 256),
+            feed: auth_server::feed::Feed::new(Arc::clone(&store), 256, Duration::from_secs(30)),
         },
         &Default::default(),
     )

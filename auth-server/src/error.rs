@@ -11,6 +11,9 @@ pub enum AuthError {
     InvalidPassword,
     /// `401`: wrong username or password (one answer for both).
     InvalidCredentials,
+    /// `403`: `POST /password` with a wrong current password. The same code as a failed login,
+    /// but the bearer token was good: the request lacks the proof it needs, not authentication.
+    WrongCurrentPassword,
     /// `403`: a refresh token that fails verification or whose session has ended.
     InvalidGrant,
     /// `403`: `POST /register` with `REGISTRATION=closed`.
@@ -26,6 +29,7 @@ impl ErrorCode for AuthError {
         Self::InvalidUsername,
         Self::InvalidPassword,
         Self::InvalidCredentials,
+        Self::WrongCurrentPassword,
         Self::InvalidGrant,
         Self::RegistrationClosed,
         Self::UsernameTaken,
@@ -37,6 +41,8 @@ impl ErrorCode for AuthError {
             Self::InvalidUsername => (StatusCode::BAD_REQUEST, "invalid_username", None),
             Self::InvalidPassword => (StatusCode::BAD_REQUEST, "invalid_password", None),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", Some("invalid_request")),
+            // RFC 6750's `insufficient_scope`: the access token alone does not change a password.
+            Self::WrongCurrentPassword => (StatusCode::FORBIDDEN, "invalid_credentials", Some("insufficient_scope")),
             Self::InvalidGrant => (StatusCode::FORBIDDEN, "invalid_grant", Some("invalid_token")),
             // RFC 6750's `insufficient_scope`: adding users takes more than this request has.
             Self::RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed", Some("insufficient_scope")),

@@ -17,6 +17,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::FromRef;
 use axum::{Extension, Router};
 use jwt_tokens::{AccessTokens, RefreshTokens};
 use login_limit::UsernameLimit;
@@ -127,6 +128,13 @@ pub struct AppState {
     pub feed: Arc<feed::Feed>,
 }
 
+/// What [`jwt_tokens::Authenticated`] verifies bearer access tokens with.
+impl FromRef<AppState> for Arc<AccessTokens> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.access)
+    }
+}
+
 /// Every route with its OpenAPI description (`#[utoipa::path]` on each handler):
 /// [`app`] serves these routes and `/openapi.json` describes them.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -137,6 +145,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::logout::logout))
         .routes(routes!(routes::jwks::jwks))
         .routes(routes!(routes::ended::ended))
+        .routes(routes!(routes::account::list_sessions))
+        .routes(routes!(routes::account::end_session))
+        .routes(routes!(routes::account::change_password))
         .merge(service_kit::server::health_routes())
         .routes(routes!(routes::openapi::openapi_json))
 }

@@ -29,6 +29,10 @@ pub enum Revocation {
     Logout,
     GlobalLogout,
     Reuse,
+    /// `DELETE /sessions/{id}`: a user ended one of their sessions.
+    SessionDeleted,
+    /// `POST /password`: the user's other sessions.
+    PasswordChange,
 }
 
 impl Login {
@@ -56,13 +60,21 @@ impl Refresh {
 }
 
 impl Revocation {
-    const ALL: [Self; 3] = [Self::Logout, Self::GlobalLogout, Self::Reuse];
+    const ALL: [Self; 5] = [
+        Self::Logout,
+        Self::GlobalLogout,
+        Self::Reuse,
+        Self::SessionDeleted,
+        Self::PasswordChange,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Self::Logout => "logout",
             Self::GlobalLogout => "global_logout",
             Self::Reuse => "reuse",
+            Self::SessionDeleted => "session_deleted",
+            Self::PasswordChange => "password_change",
         }
     }
 }

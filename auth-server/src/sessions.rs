@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use service_kit::{ApiError, AppJson};
@@ -70,8 +70,33 @@ fn signed(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-/// Starts a session for a user who just proved their password.
-pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<TokenPair, ApiError> {
+/// The longest user agent kept with a session.
+pub const USER_AGENT_MAX: usize = 100;
+
+/// The request's `User-Agent` as a session keeps it: printable ASCII only (anything else is
+/// dropped, so nothing a client sends can make `GET /sessions` or a log line misleading),
+/// trimmed, at most [`USER_AGENT_MAX`] characters; `None` if nothing is left.
+pub fn short_user_agent(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::USER_AGENT)?;
+    let printable: String = value
+        .as_bytes()
+        .iter()
+        .filter(|b| (b' '..=b'~').contains(*b))
+        .map(|&b| char::from(b))
+        .take(USER_AGENT_MAX)
+        .collect();
+    let trimmed = printable.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// Starts a session for a user who just proved their password, from a client that called
+/// itself `user_agent` (see [`short_user_agent`]).
+pub async fn start(
+    state: &AppState,
+    user_id: &str,
+    username: &str,
+    user_agent: Option<String>,
+) -> Result<TokenPair, ApiError> {
     let access = access_times(state);
     let session = NewSession {
         id: new_id(),
@@ -79,6 +104,7 @@ pub async fn start(state: &AppState, user_id: &str, username: &str) -> Result<To
         jti: new_id(),
         ttl_s: secs(state.settings.refresh_ttl),
         access_until: signed(access.1),
+        user_agent,
     };
     let (created_at_ms, expires_at) = state.store.create_session(&session).await?;
     tracing::info!(session = %session.id, user = %user_id, "session started");
@@ -212,6 +238,27 @@ fn pair(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn agent(value: &[u8]) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_bytes(value).expect("a header value"),
+        );
+        short_user_agent(&headers)
+    }
+
+    #[test]
+    fn user_agents_are_kept_short_and_printable() {
+        assert_eq!(short_user_agent(&HeaderMap::new()), None);
+        assert_eq!(agent(b"curl/8.5.0").as_deref(), Some("curl/8.5.0"));
+        assert_eq!(agent(b"  spaced  out ").as_deref(), Some("spaced  out"));
+        assert_eq!(agent(b"caf\xc3\xa9\tbar").as_deref(), Some("cafbar"));
+        assert_eq!(agent(b"\xff\xfe"), None);
+        assert_eq!(agent(b"   "), None);
+        let long = agent(&[b'x'; 500]).expect("an agent");
+        assert_eq!(long.len(), USER_AGENT_MAX);
+    }
 
     #[test]
     fn debug_never_prints_the_tokens() {

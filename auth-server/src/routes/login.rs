@@ -1,7 +1,7 @@
 //! `POST /login`: a password for a new session and its first token pair.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use service_kit::rate_limit::ClientKey;
 use service_kit::{ApiError, AppJson, Result};
 
@@ -36,6 +36,7 @@ use crate::sessions::{self, TokenPair};
 pub async fn login(
     State(state): State<AppState>,
     client: ClientKey,
+    headers: HeaderMap,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<TokenPair> {
     state.limits.login_per_address.check(&client).inspect_err(|_| {
@@ -67,7 +68,8 @@ pub async fn login(
             "wrong username or password",
         ));
     };
-    let pair = sessions::start(&state, &user.id, &user.username).await?;
+    let user_agent = sessions::short_user_agent(&headers);
+    let pair = sessions::start(&state, &user.id, &user.username, user_agent).await?;
     metrics::login(Login::Succeeded);
     Ok(pair)
 }

@@ -1,5 +1,6 @@
 //! One file per resource of the auth server's API.
 
+pub mod account;
 pub mod ended;
 pub mod jwks;
 pub mod login;

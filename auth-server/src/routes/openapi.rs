@@ -4,13 +4,14 @@
 use std::sync::LazyLock;
 
 use axum::Json;
-use service_kit::openapi::SharedComponents;
+use service_kit::openapi::{BearerScheme, SharedComponents};
 use utoipa::openapi::OpenApi;
 
-/// The document's frame: `info` from this crate's `Cargo.toml`, the shared components, and
-/// the route the shared middleware stack adds (`/metrics`); [`crate::api`] adds the others.
+/// The document's frame: `info` from this crate's `Cargo.toml`, the shared components, the
+/// bearer scheme (of the account routes), and the route the shared middleware stack adds
+/// (`/metrics`); [`crate::api`] adds the others.
 #[derive(utoipa::OpenApi)]
-#[openapi(modifiers(&SharedComponents), paths(service_kit::metrics::render))]
+#[openapi(modifiers(&SharedComponents, &BearerScheme), paths(service_kit::metrics::render))]
 pub struct ApiDoc;
 
 static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| {
@@ -19,9 +20,14 @@ static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| {
     document
 });
 
-/// Every error code this server answers: those of both servers, then its own.
+/// Every error code this server answers: those of both servers, then its own, each once (one
+/// code may be answered with two statuses: `invalid_credentials` is `401` at login, `403` for a
+/// wrong current password).
 pub fn error_codes() -> impl Iterator<Item = &'static str> {
-    service_kit::error::codes::<service_kit::Common>().chain(service_kit::error::codes::<crate::error::AuthError>())
+    let mut seen = std::collections::HashSet::new();
+    service_kit::error::codes::<service_kit::Common>()
+        .chain(service_kit::error::codes::<crate::error::AuthError>())
+        .filter(move |code| seen.insert(*code))
 }
 
 /// This document.

@@ -50,6 +50,19 @@ pub struct NewSession {
     pub ttl_s: i64,
     /// Unix seconds: the `exp` of the access token issued with it.
     pub access_until: i64,
+    /// The login request's `User-Agent`, already shortened; `None` if it sent none.
+    pub user_agent: Option<String>,
+}
+
+/// A live session as its user lists them (`GET /sessions`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionSummary {
+    pub id: String,
+    /// Unix milliseconds: when it started (the login).
+    pub created_at_ms: i64,
+    /// Unix milliseconds: its last rotation, or its start if it was never refreshed.
+    pub last_used_at_ms: i64,
+    pub user_agent: Option<String>,
 }
 
 /// A request to spend refresh token `jti` of session `sid`.
@@ -77,6 +90,10 @@ pub enum EndReason {
     Reuse,
     /// `auth-server revoke-sessions`.
     Operator,
+    /// `DELETE /sessions/{id}` by the session's user.
+    SessionDeleted,
+    /// `POST /password`: every other session of the user ends.
+    PasswordChange,
 }
 
 impl EndReason {
@@ -86,6 +103,8 @@ impl EndReason {
             Self::GlobalLogout => "global_logout",
             Self::Reuse => "reuse",
             Self::Operator => "operator",
+            Self::SessionDeleted => "session_deleted",
+            Self::PasswordChange => "password_change",
         }
     }
 }
@@ -195,6 +214,27 @@ pub trait AuthStore: Send + Sync {
     async fn create_user(&self, user: &NewUser) -> Result<(), StoreError>;
 
     async fn find_user(&self, username_key: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    async fn find_user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Whether session `sid` of `user_id` is live (neither ended nor expired), by the database's clock.
+    async fn session_is_live(&self, sid: &str, user_id: &str) -> Result<bool, StoreError>;
+
+    /// The live sessions of `user_id`, newest first.
+    async fn live_sessions(&self, user_id: &str) -> Result<Vec<SessionSummary>, StoreError>;
+
+    /// Replaces the password hash of `user_id` and ends every other session of theirs
+    /// ([`EndReason::PasswordChange`]), in one transaction, but only if the stored hash is still
+    /// `old_hash` (the one the current password was checked against) and session `keep_sid`
+    /// is still live: `None` if either is no longer so, and nothing changed. Otherwise returns
+    /// how many sessions ended.
+    async fn change_password(
+        &self,
+        user_id: &str,
+        keep_sid: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<Option<u64>, StoreError>;
 
     /// Stores a session starting now; returns when it started (Unix milliseconds) and when it
     /// ends (Unix seconds), by the database's clock.

@@ -18,7 +18,7 @@ use service_kit::rate_limit::Rate;
 
 use super::{
     Attempt, AuthStore, ENDED_KEPT_AFTER_UNTIL_S, EndReason, EndedNotices, EndedSession, LiveSession, LoginAttempts,
-    NewSession, NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary,
+    NewSession, NewUser, Rotation, SessionSummary, Spend, StoreError, UserRecord, UserSummary,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
@@ -91,20 +91,98 @@ impl AuthStore for PostgresStore {
         )
     }
 
+    async fn find_user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, UserRecord>("SELECT id, username, password_hash FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn session_is_live(&self, sid: &str, user_id: &str) -> Result<bool, StoreError> {
+        let live: Option<i32> = sqlx::query_scalar(concat!(
+            "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > ",
+            now_s!()
+        ))
+        .bind(sid)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(live.is_some())
+    }
+
+    async fn live_sessions(&self, user_id: &str) -> Result<Vec<SessionSummary>, StoreError> {
+        Ok(sqlx::query_as::<_, SessionSummary>(concat!(
+            "SELECT id, created_at AS created_at_ms, COALESCE(rotated_at, created_at) AS last_used_at_ms, user_agent \
+             FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > ",
+            now_s!(),
+            " ORDER BY created_at DESC, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn change_password(
+        &self,
+        user_id: &str,
+        keep_sid: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        // The log's lock first, before the user's row lock: this transaction ends sessions.
+        // A second change with the same current password waits on the row and then finds the
+        // hash replaced: of two concurrent changes, one wins.
+        let mut tx = self.pool.begin().await?;
+        lock_log(&mut tx).await?;
+        let changed = sqlx::query(concat!(
+            "UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3 AND EXISTS ( \
+                 SELECT 1 FROM sessions WHERE sessions.id = $4 AND sessions.user_id = users.id \
+                   AND sessions.revoked_at IS NULL AND sessions.expires_at > ",
+            now_s!(),
+            ")"
+        ))
+        .bind(new_hash)
+        .bind(user_id)
+        .bind(old_hash)
+        .bind(keep_sid)
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let ended = sqlx::query(concat!(
+            "UPDATE sessions SET revoked_at = ",
+            now_ms!(),
+            ", end_reason = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL AND expires_at > ",
+            now_s!()
+        ))
+        .bind(EndReason::PasswordChange.as_str())
+        .bind(user_id)
+        .bind(keep_sid)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(ended.rows_affected()))
+    }
+
     async fn create_session(&self, session: &NewSession) -> Result<(i64, i64), StoreError> {
         // Read to completion: an error after the row (the commit) is not lost.
         let stored: Vec<(i64, i64)> = sqlx::query_as(concat!(
-            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at, access_until) VALUES ($1, $2, $3, ",
+            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at, access_until, user_agent) \
+             VALUES ($1, $2, $3, ",
             now_ms!(),
             ", ",
             now_s!(),
-            " + $4, $5) RETURNING created_at, expires_at"
+            " + $4, $5, $6) RETURNING created_at, expires_at"
         ))
         .bind(&session.id)
         .bind(&session.user_id)
         .bind(&session.jti)
         .bind(session.ttl_s)
         .bind(session.access_until)
+        .bind(&session.user_agent)
         .fetch_all(&self.pool)
         .await?;
         stored.into_iter().next().ok_or_else(|| sqlx::Error::RowNotFound.into())

@@ -8,7 +8,7 @@ use sqlx::migrate::Migrator;
 
 use super::{
     AuthStore, ENDED_KEPT_AFTER_UNTIL_S, EndReason, EndedNotices, EndedSession, LiveSession, LoginAttempts, NewSession,
-    NewUser, Rotation, Spend, StoreError, UserRecord, UserSummary,
+    NewUser, Rotation, SessionSummary, Spend, StoreError, UserRecord, UserSummary,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -69,20 +69,94 @@ impl AuthStore for SqliteStore {
         )
     }
 
+    async fn find_user_by_id(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, UserRecord>("SELECT id, username, password_hash FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&self.pools.reader)
+                .await?,
+        )
+    }
+
+    async fn session_is_live(&self, sid: &str, user_id: &str) -> Result<bool, StoreError> {
+        let live: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT 1 FROM sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL AND expires_at > ",
+            now_s!()
+        ))
+        .bind(sid)
+        .bind(user_id)
+        .fetch_optional(&self.pools.reader)
+        .await?;
+        Ok(live.is_some())
+    }
+
+    async fn live_sessions(&self, user_id: &str) -> Result<Vec<SessionSummary>, StoreError> {
+        Ok(sqlx::query_as::<_, SessionSummary>(concat!(
+            "SELECT id, created_at AS created_at_ms, COALESCE(rotated_at, created_at) AS last_used_at_ms, user_agent \
+             FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ",
+            now_s!(),
+            " ORDER BY created_at DESC, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pools.reader)
+        .await?)
+    }
+
+    async fn change_password(
+        &self,
+        user_id: &str,
+        keep_sid: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut tx = self.pools.writer.begin().await?;
+        let changed = sqlx::query(concat!(
+            "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ? AND EXISTS ( \
+                 SELECT 1 FROM sessions WHERE sessions.id = ? AND sessions.user_id = users.id \
+                   AND sessions.revoked_at IS NULL AND sessions.expires_at > ",
+            now_s!(),
+            ")"
+        ))
+        .bind(new_hash)
+        .bind(user_id)
+        .bind(old_hash)
+        .bind(keep_sid)
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let ended = sqlx::query(concat!(
+            "UPDATE sessions SET revoked_at = ",
+            now_ms!(),
+            ", end_reason = ? WHERE user_id = ? AND id <> ? AND revoked_at IS NULL AND expires_at > ",
+            now_s!()
+        ))
+        .bind(EndReason::PasswordChange.as_str())
+        .bind(user_id)
+        .bind(keep_sid)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(ended.rows_affected()))
+    }
+
     async fn create_session(&self, session: &NewSession) -> Result<(i64, i64), StoreError> {
         // Read to completion: the commit's outcome is the statement's.
         let stored: Vec<(i64, i64)> = sqlx::query_as(concat!(
-            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at, access_until) VALUES (?, ?, ?, ",
+            "INSERT INTO sessions (id, user_id, current_jti, created_at, expires_at, access_until, user_agent) \
+             VALUES (?, ?, ?, ",
             now_ms!(),
             ", ",
             now_s!(),
-            " + ?, ?) RETURNING created_at, expires_at"
+            " + ?, ?, ?) RETURNING created_at, expires_at"
         ))
         .bind(&session.id)
         .bind(&session.user_id)
         .bind(&session.jti)
         .bind(session.ttl_s)
         .bind(session.access_until)
+        .bind(&session.user_agent)
         .fetch_all(&self.pools.writer)
         .await?;
         stored.into_iter().next().ok_or_else(|| sqlx::Error::RowNotFound.into())

@@ -35,7 +35,7 @@ const AUTH_SERIES: [(&str, &str, &[&str]); 3] = [
     (
         "auth_sessions_revoked_total",
         "reason",
-        &["logout", "global_logout", "reuse"],
+        &["logout", "global_logout", "reuse", "session_deleted", "password_change"],
     ),
 ];
 

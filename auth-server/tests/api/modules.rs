@@ -4,6 +4,7 @@
 // with EdDSA, take this one list with `include!("modules.rs")`, so each `mod` here is a file of
 // this directory. A module for one backend only goes in that backend's roots instead.
 
+mod account;
 mod bad_input;
 mod binary;
 mod cli;

@@ -7,10 +7,7 @@
 //! learns nothing until A is started again on its port, and then catches up on every logout it
 //! missed.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher as _;
 use std::os::unix::process::ExitStatusExt as _;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -81,68 +78,14 @@ const AUTH_ENVS: &[(&str, &str)] = &[
 ];
 
 /// The auth-server binary, built now into this test's target directory and profile (a package's
-/// tests are given only its own binaries), as the dev launcher's browser test builds both.
+/// tests are given only its own binaries).
 fn auth_server() -> ServerBinary {
-    let exe = std::env::current_exe().expect("the test's own executable");
-    // target/<profile>/deps/fleet-…
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from a cargo target directory");
-    let target_dir = profile_dir.parent().expect("a target directory");
-    let profile = profile_dir
-        .file_name()
-        .and_then(|name| name.to_str())
-        .expect("a profile name");
-    let mut command = std::process::Command::new(env!("CARGO"));
-    // With posts-server's package named too, the build resolves the same features as this test's
-    // build did, and only compiles and links auth-server's `main.rs`.
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "-p",
-            "auth-server",
-            "-p",
-            "posts-server",
-            "--bin",
-            "auth-server",
-            "--quiet",
-        ])
-        .arg("--target-dir")
-        .arg(target_dir)
-        .stdin(std::process::Stdio::null());
-    if profile != "debug" {
-        command.args(["--profile", profile]);
-    }
-    let built = command.output().expect("run cargo build");
-    assert!(
-        built.status.success(),
-        "building auth-server failed: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let path: PathBuf = profile_dir.join("auth-server");
-    let path: &'static str = Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
-    ServerBinary::new("auth-server", path)
-        .envs(AUTH_ENVS)
-        .patience(Duration::from_secs(60))
-}
-
-/// A free port below the range the kernel hands out for port 0 and outgoing connections, so that
-/// nothing takes it while A, which listens on it, is down.
-fn quiet_port() -> u16 {
-    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32_768);
-    let (first, last) = (low.saturating_sub(12_000).max(10_000), low.saturating_sub(1));
-    assert!(first < last, "an ephemeral port range that starts above 10000: {low}");
-    let start = RandomState::new().hash_one(std::process::id());
-    let span = u64::from(last - first) + 1;
-    (0..span)
-        .map(|offset| first + u16::try_from((start + offset) % span).expect("within the span"))
-        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
-        .expect("a free port below the ephemeral range")
+    ServerBinary::new(
+        "auth-server",
+        test_support::build::workspace_binary("auth-server", "auth-server", "posts-server"),
+    )
+    .envs(AUTH_ENVS)
+    .patience(Duration::from_secs(60))
 }
 
 /// An auth-server on `database`, listening on `addr`, working in `dir`.
@@ -741,7 +684,7 @@ async fn every_follower_refuses_logged_out_tokens_within_a_second_through_an_aut
 
     // A first (it migrates the database), then B; A on a port that stays free while it is down.
     let auth_dirs = [TestDir::new(), TestDir::new()];
-    let a_addr = format!("127.0.0.1:{}", quiet_port());
+    let a_addr = format!("127.0.0.1:{}", test_support::relay::quiet_port());
     let mut a = Some(start_auth(&auth_server, &auth_dirs[A], &database, &a_addr).await);
     let b = start_auth(&auth_server, &auth_dirs[B], &database, "127.0.0.1:0").await;
     let auth = [a.as_ref().expect("A is running").base().to_owned(), b.base().to_owned()];

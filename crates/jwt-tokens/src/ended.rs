@@ -193,9 +193,12 @@ impl FeedHealth {
         self.connected.store(true, Ordering::Release);
     }
 
-    /// A request to the feed failed.
+    /// A request to the feed failed. Until then the feed was followed (a request was waiting
+    /// on it, and would have been answered at once had a session ended): the lag counts from now.
     pub fn failed(&self) {
-        self.connected.store(false, Ordering::Release);
+        if self.connected.swap(false, Ordering::AcqRel) {
+            self.answered_at.store(self.elapsed_ms(), Ordering::Release);
+        }
     }
 
     /// Every entry that mattered at start has been applied.
@@ -212,7 +215,7 @@ impl FeedHealth {
     }
 
     /// How far behind the list may be: zero while the feed answers; once a request to it has
-    /// failed, the time since its last answer (since the start, if it never answered).
+    /// failed, the time since the feed was last followed (since the start, if it never was).
     pub fn lag(&self) -> Duration {
         if self.connected() {
             return Duration::ZERO;

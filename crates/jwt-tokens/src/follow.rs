@@ -316,8 +316,9 @@ impl SessionFollower {
         let mut patience = 3u32;
         loop {
             let base = &self.urls[url];
-            // The first catch-up asks for no wait: it needs every entry, not news.
-            let wait = if self.health.caught_up() {
+            // The first catch-up, and the first request after a failure, ask for no wait: they
+            // need every entry up to now, and an answer that says the feed is back.
+            let wait = if self.health.caught_up() && failures == 0 {
                 self.wait
             } else {
                 Duration::ZERO

@@ -197,6 +197,8 @@ impl Server {
     /// with the background tasks beside it; then lets the requests in flight finish, stops the
     /// tasks and runs the stop step (closing the database).
     pub async fn run_with_shutdown(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        // Before the tasks start: what they record from their first moment is kept.
+        crate::metrics::install();
         let tasks: Vec<_> = self.background.into_iter().map(tokio::spawn).collect();
         let on_stopping = self.on_stopping;
         let shutdown = async move {

@@ -2,6 +2,7 @@
 //! test, and a server binary run as a process.
 
 mod backend;
+pub mod build;
 pub mod cors;
 mod dir;
 mod disk;
@@ -12,6 +13,7 @@ pub mod openapi;
 mod pg;
 mod process;
 pub mod prometheus;
+pub mod relay;
 pub mod table;
 
 pub use backend::{Backend, TestData};

@@ -9,16 +9,15 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OnceCell, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::OnceCell;
+
+use crate::relay::TcpRelay;
 
 /// The server used when `TEST_POSTGRES_URL` is not set.
 pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -244,11 +243,7 @@ fn unique_name() -> String {
 #[derive(Debug)]
 pub struct DatabaseProxy {
     url: String,
-    up: watch::Sender<bool>,
-    listening: watch::Receiver<bool>,
-    /// How many connections are being relayed.
-    relayed: watch::Sender<usize>,
-    relay: JoinHandle<()>,
+    relay: TcpRelay,
 }
 
 impl DatabaseProxy {
@@ -261,20 +256,13 @@ impl DatabaseProxy {
             .ok()
             .and_then(|mut addrs| addrs.next())
             .unwrap_or_else(|| panic!("resolve the test PostgreSQL server {}", describe(&options)));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
-        let addr = listener.local_addr().expect("the proxy's address");
-        let url = options.host("127.0.0.1").port(addr.port()).to_url_lossy().to_string();
-        let (up, up_seen) = watch::channel(true);
-        let (listening_tx, listening) = watch::channel(true);
-        let relayed = watch::Sender::new(0);
-        let relay = tokio::spawn(relay(listener, addr, upstream, up_seen, listening_tx, relayed.clone()));
-        Self {
-            url,
-            up,
-            listening,
-            relayed,
-            relay,
-        }
+        let relay = TcpRelay::start(upstream).await;
+        let url = options
+            .host("127.0.0.1")
+            .port(relay.addr().port())
+            .to_url_lossy()
+            .to_string();
+        Self { url, relay }
     }
 
     /// The database's URL through this relay.
@@ -285,112 +273,13 @@ impl DatabaseProxy {
     /// Makes the database unreachable: every relayed connection is cut, and connecting is
     /// refused. Returns once both are true.
     pub async fn take_down(&mut self) {
-        self.up.send_replace(false);
-        self.listening
-            .wait_for(|listening| !*listening)
-            .await
-            .expect("the relay is running");
-        self.relayed
-            .subscribe()
-            .wait_for(|relayed| *relayed == 0)
-            .await
-            .expect("the proxy holds the sender");
+        self.relay.take_down().await;
     }
 
     /// Makes the database reachable again, on the same port.
     pub async fn bring_up(&mut self) {
-        self.up.send_replace(true);
-        self.listening
-            .wait_for(|listening| *listening)
-            .await
-            .expect("the relay is running");
+        self.relay.bring_up().await;
     }
-}
-
-impl Drop for DatabaseProxy {
-    fn drop(&mut self) {
-        // Cuts the relayed connections, then stops listening.
-        self.up.send_replace(false);
-        self.relay.abort();
-    }
-}
-
-/// Accepts and relays while up; while down, does not listen at all.
-async fn relay(
-    mut listener: TcpListener,
-    addr: SocketAddr,
-    upstream: SocketAddr,
-    mut up: watch::Receiver<bool>,
-    listening: watch::Sender<bool>,
-    relayed: watch::Sender<usize>,
-) {
-    let for_relays = up.clone();
-    loop {
-        loop {
-            tokio::select! {
-                biased;
-                _ = up.wait_for(|up| !*up) => break,
-                accepted = listener.accept() => {
-                    if let Ok((client, _)) = accepted {
-                        // Counted before the task runs, so that `take_down` cannot miss it.
-                        let counted = Relayed::count(&relayed);
-                        tokio::spawn(relay_one(client, upstream, for_relays.clone(), counted));
-                    }
-                }
-            }
-        }
-        drop(listener);
-        listening.send_replace(false);
-        if up.wait_for(|up| *up).await.is_err() {
-            return;
-        }
-        listener = rebind(addr).await;
-        listening.send_replace(true);
-    }
-}
-
-/// Listens on `addr` again; the port was just released, so this may take a few tries.
-async fn rebind(addr: SocketAddr) -> TcpListener {
-    let mut tries = 0;
-    loop {
-        match TcpListener::bind(addr).await {
-            Ok(listener) => return listener,
-            Err(_) if tries < 50 => {
-                tries += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("listen on {addr} again ({e})"),
-        }
-    }
-}
-
-/// One relayed connection, counted until it ends (or its task is dropped).
-struct Relayed(watch::Sender<usize>);
-
-impl Relayed {
-    fn count(relayed: &watch::Sender<usize>) -> Self {
-        relayed.send_modify(|n| *n += 1);
-        Self(relayed.clone())
-    }
-}
-
-impl Drop for Relayed {
-    fn drop(&mut self) {
-        self.0.send_modify(|n| *n -= 1);
-    }
-}
-
-/// Relays until either side closes or the proxy goes down; then both sockets are closed.
-async fn relay_one(mut client: TcpStream, upstream: SocketAddr, mut up: watch::Receiver<bool>, counted: Relayed) {
-    if let Ok(mut server) = TcpStream::connect(upstream).await {
-        tokio::select! {
-            biased;
-            _ = up.wait_for(|up| !*up) => {}
-            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-        }
-    }
-    drop(client);
-    drop(counted);
 }
 
 #[cfg(test)]

@@ -22,3 +22,4 @@ mod metrics;
 mod openapi;
 mod persistence;
 mod posts;
+mod revocation;

@@ -1,19 +1,26 @@
 // A demo client of auth-server and posts-server: plain JavaScript, no build step.
 //
-// Server URLs come from the page's own URL (`?auth=…&posts=…`), or default to the development
-// ports. Tokens live in this page's memory only: a reload logs out. When posts-server answers 403
-// (the access token has expired, or its session has ended), the page trades its refresh token for
-// a new pair and retries the request once; when auth-server refuses the refresh token too, the
-// session has ended (logged out here or elsewhere, "Log out everywhere" on another device, or
-// revoked), and the page says so. The log shows every request and its status, never a token.
+// Server URLs come from the page's own URL (`?auth=…&posts=…`), or default to ports 4000 and
+// 3000 of the page's own host (the refresh cookie is `SameSite=Strict`: the browser sends it only
+// to a server of the page's own site).
+//
+// Cookie mode: the page logs in with `"delivery": "cookie"`, so auth-server keeps the refresh
+// token in an `HttpOnly` cookie that no script can read, this one included; the access token
+// lives in this page's memory only. On load, the page asks for a new access token with that
+// cookie (`POST /token` with `{}`), so a reload keeps the user logged in. When the access token
+// has expired, or a server refuses it (403 `invalid_token`), the page refreshes it from the
+// cookie and retries the request once; when auth-server refuses the cookie too, the session has
+// ended (logged out here or elsewhere, "Log out everywhere", a password change, ended from a
+// sessions list, or revoked), and the page says so. The log shows every request and its status,
+// never a token.
 "use strict";
 
 const params = new URLSearchParams(window.location.search);
-const AUTH_URL = baseUrl(params.get("auth"), "http://localhost:4000");
-const POSTS_URL = baseUrl(params.get("posts"), "http://localhost:3000");
+const AUTH_URL = baseUrl(params.get("auth"), defaultServer(4000));
+const POSTS_URL = baseUrl(params.get("posts"), defaultServer(3000));
 
-/** The session: in memory only. */
-const session = { username: null, accessToken: null, refreshToken: null, expiresAt: 0 };
+/** The session: the access token in memory only; the refresh token is in a cookie scripts cannot read. */
+const session = { username: null, accessToken: null, expiresAt: 0 };
 /** A refresh in flight, shared by every request that needs one. */
 let refreshing = null;
 
@@ -22,6 +29,11 @@ const $ = (id) => document.getElementById(id);
 function baseUrl(given, fallback) {
   const url = (given || fallback).trim();
   return url.endsWith("/") ? url.slice(0, -1) : url;
+}
+
+/** `port` on the page's own host (`localhost` for a page opened from a file). */
+function defaultServer(port) {
+  return `http://${window.location.hostname || "localhost"}:${port}`;
 }
 
 // ---- the log ----------------------------------------------------------------------------
@@ -39,14 +51,18 @@ function log(text, kind = "note", data = {}) {
 
 // ---- HTTP -------------------------------------------------------------------------------
 
-/** One request, logged with its status (and error code); resolves to `{ status, body }`. */
-async function call(server, method, path, { json, token } = {}) {
+/**
+ * One request, logged with its status (and error code); resolves to `{ status, body, server }`.
+ * `cookie` sends the refresh cookie (and accepts a new one): for /login, /token and /logout only.
+ */
+async function call(server, method, path, { json, token, cookie = false } = {}) {
   const name = server === AUTH_URL ? "auth" : "posts";
   const request = `${method} ${path}`;
   const headers = {};
   if (json !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
-  log(`→ ${request} (${name}${token ? ", with access token" : ""})`, "note", { sent: request });
+  const how = [name, token && "with access token", cookie && "with the refresh cookie"].filter(Boolean).join(", ");
+  log(`→ ${request} (${how})`, "note", { sent: request });
   const started = performance.now();
   let response;
   try {
@@ -54,13 +70,14 @@ async function call(server, method, path, { json, token } = {}) {
       method,
       headers,
       body: json === undefined ? undefined : JSON.stringify(json),
+      credentials: cookie ? "include" : "omit",
     });
   } catch (error) {
     log(`✗ ${request}: no answer (server down, or this origin not in CORS_ALLOWED_ORIGINS)`, "bad", {
       request,
       status: "0",
     });
-    return { status: 0, body: null };
+    return { status: 0, body: null, server: name };
   }
   const ms = Math.round(performance.now() - started);
   let body = null;
@@ -74,7 +91,7 @@ async function call(server, method, path, { json, token } = {}) {
     request,
     status: String(response.status),
   });
-  return { status: response.status, body };
+  return { status: response.status, body, server: name, retryAfter: wait };
 }
 
 function describe({ status, body }) {
@@ -84,82 +101,138 @@ function describe({ status, body }) {
 
 // ---- tokens -----------------------------------------------------------------------------
 
+/** Keeps the access token (in memory); a refresh token in a body is never kept. */
 function keepTokens(tokens) {
   session.accessToken = tokens.accessToken;
-  session.refreshToken = tokens.refreshToken;
   session.expiresAt = Date.now() + tokens.expiresIn * 1000;
+  session.username = claims(tokens.accessToken).name || session.username;
+}
+
+/** The claims of a JWT, read (not verified: the servers do that) for the username after a reload. */
+function claims(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(part.padEnd(Math.ceil(part.length / 4) * 4, "=")), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return {};
+  }
 }
 
 function forgetSession() {
   session.username = null;
   session.accessToken = null;
-  session.refreshToken = null;
   session.expiresAt = 0;
 }
 
 /**
- * Trades the refresh token for a new pair; one refresh at a time. Resolves to `"refreshed"`,
- * `"ended"` (auth-server refused the refresh token: the session has ended) or `"failed"` (no
- * answer, or another error). Unless refreshed, the session is forgotten.
+ * Trades the refresh cookie for a new access token (auth-server replaces the cookie); one
+ * refresh at a time. Resolves to `{ outcome, answer }`: `"refreshed"`, `"ended"` (auth-server
+ * refused the cookie: the session has ended) or `"failed"` (no answer, or another error).
+ * Unless refreshed, the session is forgotten.
  */
 function refreshTokens() {
   if (!refreshing) {
     refreshing = (async () => {
-      const answer = await call(AUTH_URL, "POST", "/token", { json: { token: session.refreshToken } });
+      const answer = await call(AUTH_URL, "POST", "/token", { json: {}, cookie: true });
       if (answer.status === 200) {
         keepTokens(answer.body);
-        log(`new token pair (access token valid ${answer.body.expiresIn} s)`, "note", { event: "refreshed" });
-        return "refreshed";
+        log(`new access token from the refresh cookie (valid ${answer.body.expiresIn} s)`, "note", {
+          event: "refreshed",
+        });
+        return { outcome: "refreshed", answer };
       }
       forgetSession();
       if (answer.status === 401 || answer.status === 403) {
         log("the session has ended: log in again", "bad", { event: "session-ended" });
         showAccountStatus("Your session has ended: log in again.", true);
-        return "ended";
+        return { outcome: "ended", answer };
       }
-      log("the tokens could not be refreshed: log in again", "bad", { event: "refresh-failed" });
+      log("the access token could not be refreshed: log in again", "bad", { event: "refresh-failed" });
       showAccountStatus(`The session could not be refreshed: ${describe(answer)}. Log in again.`, true);
-      return "failed";
+      return { outcome: "failed", answer };
     })().finally(() => {
       refreshing = null;
+      render();
     });
   }
   return refreshing;
 }
 
 /**
- * A posts-server request with the access token; on 403, refreshes once and retries once. When
- * the refresh is refused, resolves to the first answer marked `ended: true`.
+ * A request with the access token. An expired one is refreshed first; on 403 `invalid_token`
+ * (expired after all, or its session has ended) the page refreshes once and retries once. When
+ * the refresh is refused, resolves to the refused answer marked `ended: true`.
  */
-async function postsCall(method, path, json) {
-  const answer = await call(POSTS_URL, method, path, { json, token: session.accessToken });
-  if (answer.status !== 403 || !session.refreshToken) return answer;
-  log("access token refused: refreshing it", "note", { event: "refreshing" });
-  const refreshed = await refreshTokens();
-  if (refreshed !== "refreshed") return { ...answer, ended: refreshed === "ended" };
-  return call(POSTS_URL, method, path, { json, token: session.accessToken });
+async function authorized(server, method, path, json) {
+  if (session.accessToken && Date.now() >= session.expiresAt) {
+    log("access token expired: refreshing it from the cookie", "note", { event: "refreshing" });
+    const { outcome, answer } = await refreshTokens();
+    if (outcome !== "refreshed") return { ...answer, ended: outcome === "ended" };
+  }
+  const answer = await call(server, method, path, { json, token: session.accessToken });
+  const refused = answer.status === 403 && answer.body && answer.body.error === "invalid_token";
+  if (!refused || !session.accessToken) return answer;
+  log("access token refused: refreshing it from the cookie", "note", { event: "refreshing" });
+  const { outcome } = await refreshTokens();
+  if (outcome !== "refreshed") return { ...answer, ended: outcome === "ended" };
+  return call(server, method, path, { json, token: session.accessToken });
 }
 
-/** What the page says when posts-server refused the access token and auth-server the refresh token. */
+/** What the page says when a server refused the access token and auth-server the refresh cookie. */
 function sessionEnded(answer) {
-  return `Your session has ended: log in again. (posts-server: ${describe(answer)})`;
+  const server = answer.server === "posts" ? "posts-server" : "auth-server";
+  return `Your session has ended: log in again. (${server}: ${describe(answer)})`;
+}
+
+/** After a refused refresh: nothing of the session stays on the page. */
+function showEnded(answer) {
+  showPosts([]);
+  showSessions([]);
+  showPostsStatus(sessionEnded(answer), true);
+  render();
 }
 
 // ---- actions ----------------------------------------------------------------------------
 
 async function logIn(username, password) {
-  const answer = await call(AUTH_URL, "POST", "/login", { json: { username, password } });
+  const answer = await call(AUTH_URL, "POST", "/login", {
+    json: { username, password, delivery: "cookie" },
+    cookie: true,
+  });
   if (answer.status !== 200) {
     showAccountStatus(`Log in failed: ${describe(answer)}`, true);
     return;
   }
-  session.username = username;
   keepTokens(answer.body);
-  log(`logged in as ${username} (access token valid ${answer.body.expiresIn} s)`, "note", { event: "logged-in" });
+  session.username = username;
+  log(`logged in as ${username} (access token valid ${answer.body.expiresIn} s; refresh token in a cookie)`, "note", {
+    event: "logged-in",
+  });
   showAccountStatus("");
   $("password").value = "";
   render();
   await loadPosts();
+  await loadSessions();
+}
+
+/** On load: a refresh cookie from an earlier visit logs the user in again, without a password. */
+async function resume() {
+  const answer = await call(AUTH_URL, "POST", "/token", { json: {}, cookie: true });
+  if (answer.status === 200) {
+    keepTokens(answer.body);
+    log(`logged in as ${session.username} again from the refresh cookie`, "note", { event: "resumed" });
+    render();
+    await loadPosts();
+    await loadSessions();
+  } else if (answer.status === 401) {
+    log("no session to resume: log in", "note", { event: "no-session" });
+  } else if (answer.status === 403) {
+    log("the last session has ended: log in again", "note", { event: "session-ended" });
+    showAccountStatus("Your last session has ended: log in again.", true);
+  } else {
+    showAccountStatus(`The session could not be resumed: ${describe(answer)}`, true);
+  }
 }
 
 async function signUp(username, password) {
@@ -172,21 +245,23 @@ async function signUp(username, password) {
 }
 
 async function loadPosts() {
-  const answer = await postsCall("GET", "/posts");
+  const answer = await authorized(POSTS_URL, "GET", "/posts");
   if (answer.status === 200) {
     showPosts(answer.body);
+  } else if (answer.ended) {
+    showEnded(answer);
   } else {
     showPosts([]);
-    showPostsStatus(answer.ended ? sessionEnded(answer) : `Posts refused: ${describe(answer)}`, true);
+    showPostsStatus(`Posts refused: ${describe(answer)}`, true);
   }
   render();
 }
 
 async function publish(title, body) {
-  const answer = await postsCall("POST", "/posts", { title, body });
+  const answer = await authorized(POSTS_URL, "POST", "/posts", { title, body });
   if (answer.status !== 201) {
-    if (answer.ended) showPosts([]);
-    showPostsStatus(answer.ended ? sessionEnded(answer) : `Not published: ${describe(answer)}`, true);
+    if (answer.ended) return showEnded(answer);
+    showPostsStatus(`Not published: ${describe(answer)}`, true);
     render();
     return;
   }
@@ -195,48 +270,105 @@ async function publish(title, body) {
   await loadPosts();
 }
 
+async function loadSessions() {
+  if (!session.accessToken) return;
+  const answer = await authorized(AUTH_URL, "GET", "/sessions");
+  if (answer.status === 200) {
+    showSessions(answer.body);
+  } else if (answer.ended) {
+    showEnded(answer);
+  } else {
+    showSessionsStatus(`Sessions not listed: ${describe(answer)}`, true);
+  }
+}
+
+/** Ends another session of the user (its device is logged out within a second). */
+async function endSession(id) {
+  const answer = await authorized(AUTH_URL, "DELETE", `/sessions/${encodeURIComponent(id)}`);
+  if (answer.ended) return showEnded(answer);
+  if (answer.status === 204) {
+    log("session ended: that browser is logged out", "note", { event: "session-ended-here" });
+  } else if (answer.status === 404) {
+    log("that session had ended already", "note");
+  } else {
+    showSessionsStatus(`The session was not ended: ${describe(answer)}`, true);
+    return;
+  }
+  await loadSessions();
+  if (answer.status === 204) showSessionsStatus("Session ended: that browser is logged out.");
+}
+
+async function changePassword(currentPassword, newPassword) {
+  const answer = await authorized(AUTH_URL, "POST", "/password", { currentPassword, newPassword });
+  if (answer.ended) return showEnded(answer);
+  if (answer.status === 204) {
+    $("current-password").value = "";
+    $("new-password").value = "";
+    showPasswordStatus("Password changed. Your other sessions have ended; this one goes on.");
+    log("password changed: every other session ended", "note", { event: "password-changed" });
+    await loadSessions();
+    return;
+  }
+  const code = answer.body && answer.body.error;
+  let why;
+  if (answer.status === 403 && code === "invalid_credentials") {
+    why = "the current password is wrong.";
+  } else if (answer.status === 400 && code === "invalid_password") {
+    why = `the new password breaks the rules: ${answer.body.message || "8 to 1024 characters"}.`;
+  } else if (answer.status === 429) {
+    const wait = answer.retryAfter ? ` Try again in ${answer.retryAfter} s.` : " Try again later.";
+    why = `too many attempts.${wait}`;
+  } else {
+    why = describe(answer);
+  }
+  showPasswordStatus(`Not changed: ${why}`, true);
+}
+
+/** Ends this session: auth-server revokes it and clears the cookie. */
 async function logOut() {
-  const token = session.refreshToken;
+  const wasLoggedIn = Boolean(session.accessToken);
   forgetSession();
   showPosts([]);
+  showSessions([]);
   showPostsStatus("Logged out.");
   render();
-  if (token) await call(AUTH_URL, "DELETE", "/logout", { json: { token } });
-  log("logged out: tokens forgotten", "note", { event: "logged-out" });
+  if (wasLoggedIn) await call(AUTH_URL, "DELETE", "/logout", { json: {}, cookie: true });
+  log("logged out: access token forgotten, refresh cookie cleared", "note", { event: "logged-out" });
 }
 
 /** Ends every session of the user, this one and those of other browsers and devices. */
 async function logOutEverywhere() {
-  const token = session.refreshToken;
+  const wasLoggedIn = Boolean(session.accessToken);
   const username = session.username;
   forgetSession();
   showPosts([]);
+  showSessions([]);
   showPostsStatus("Logging out everywhere…");
   render();
-  if (!token) return;
-  const answer = await call(AUTH_URL, "DELETE", "/logout", { json: { token, scope: "global" } });
+  if (!wasLoggedIn) return;
+  const answer = await call(AUTH_URL, "DELETE", "/logout", { json: { scope: "global" }, cookie: true });
   if (answer.status === 204) {
     showPostsStatus(`Logged out everywhere: every session of ${username} has ended.`);
-    log(`logged out everywhere: every session of ${username} ended, tokens forgotten`, "note", {
+    log(`logged out everywhere: every session of ${username} ended, access token forgotten`, "note", {
       event: "logged-out-everywhere",
     });
   } else {
     showPostsStatus(`Log out everywhere failed: ${describe(answer)}. Other sessions may go on.`, true);
-    log("log out everywhere failed: tokens forgotten here only", "bad", { event: "logout-everywhere-failed" });
+    log("log out everywhere failed: access token forgotten here only", "bad", { event: "logout-everywhere-failed" });
   }
 }
 
 // ---- rendering --------------------------------------------------------------------------
 
-function showAccountStatus(text, bad = false) {
-  $("account-status").textContent = text;
-  $("account-status").classList.toggle("bad", bad);
+function status(id, text, bad) {
+  $(id).textContent = text;
+  $(id).classList.toggle("bad", bad);
 }
 
-function showPostsStatus(text, bad = false) {
-  $("posts-status").textContent = text;
-  $("posts-status").classList.toggle("bad", bad);
-}
+const showAccountStatus = (text, bad = false) => status("account-status", text, bad);
+const showPostsStatus = (text, bad = false) => status("posts-status", text, bad);
+const showSessionsStatus = (text, bad = false) => status("sessions-status", text, bad);
+const showPasswordStatus = (text, bad = false) => status("password-status", text, bad);
 
 function showPosts(posts) {
   const list = $("posts");
@@ -259,19 +391,94 @@ function showPosts(posts) {
   showPostsStatus(posts.length === 1 ? "1 post" : `${posts.length} posts`);
 }
 
+/** A short name for a `User-Agent`: the browser and the system, the whole string on hover. */
+function browserName(userAgent) {
+  if (!userAgent) return "unknown client";
+  const browser =
+    [
+      [/Edg\/(\d+)/, "Edge"],
+      [/OPR\/(\d+)/, "Opera"],
+      [/(?:HeadlessChrome|Chrome|Chromium)\/(\d+)/, "Chromium"],
+      [/Firefox\/(\d+)/, "Firefox"],
+      [/Version\/(\d+)[\d.]* .*Safari/, "Safari"],
+      [/curl\/([\d.]+)/, "curl"],
+    ]
+      .map(([pattern, name]) => {
+        const found = userAgent.match(pattern);
+        return found && `${name} ${found[1]}`;
+      })
+      .find(Boolean) || userAgent.split(" ")[0];
+  const system = [
+    [/Android/, "Android"],
+    [/iPhone|iPad/, "iOS"],
+    [/Windows/, "Windows"],
+    [/Mac OS X/, "macOS"],
+    [/Linux/, "Linux"],
+  ].find(([pattern]) => pattern.test(userAgent));
+  return system ? `${browser} on ${system[1]}` : browser;
+}
+
+function when(time) {
+  return new Date(time).toLocaleString([], { dateStyle: "medium", timeStyle: "medium" });
+}
+
+function showSessions(sessions) {
+  const list = $("sessions");
+  list.replaceChildren(
+    ...sessions.map((live) => {
+      const item = document.createElement("li");
+      item.dataset.id = live.id;
+      item.classList.toggle("current", live.current);
+      const name = document.createElement("div");
+      name.className = "title";
+      name.textContent = browserName(live.userAgent);
+      name.title = live.userAgent || "";
+      if (live.current) {
+        const mark = document.createElement("span");
+        mark.className = "this-session";
+        mark.textContent = "this session";
+        name.append(" ", mark);
+      }
+      const meta = document.createElement("div");
+      meta.className = "meta";
+      meta.textContent = `started ${when(live.createdAt)} · last used ${when(live.lastUsedAt)}`;
+      item.append(name, meta);
+      if (!live.current) {
+        const end = document.createElement("button");
+        end.type = "button";
+        end.className = "end-session";
+        end.textContent = "End";
+        end.title = "Log that browser or device out";
+        end.addEventListener("click", busy(() => endSession(live.id)));
+        item.append(end);
+      }
+      return item;
+    }),
+  );
+  const others = sessions.filter((live) => !live.current).length;
+  showSessionsStatus(
+    sessions.length === 0 ? "" : others === 0 ? "No other session." : `${others} other session${others > 1 ? "s" : ""}.`,
+  );
+}
+
 function render() {
-  const loggedIn = Boolean(session.refreshToken);
+  const loggedIn = Boolean(session.accessToken);
   $("session").textContent = loggedIn ? `Logged in as ${session.username}` : "Not logged in";
   $("logout").hidden = !loggedIn;
   $("logout-everywhere").hidden = !loggedIn;
   $("account").hidden = loggedIn;
+  $("sessions-panel").hidden = !loggedIn;
+  $("password-panel").hidden = !loggedIn;
   $("publish").disabled = !loggedIn;
+  document.querySelector("#password-form [name=username]").value = session.username || "";
+  tick();
 }
 
 function tick() {
-  if (!session.refreshToken) return;
+  if (!session.accessToken) return;
   const left = Math.max(0, Math.round((session.expiresAt - Date.now()) / 1000));
-  const access = left > 0 ? `access token valid ${left} s more` : "access token expired (refreshed on next request)";
+  const access =
+    left > 0 ? `access token valid ${left} s more` : "access token expired (renewed from the cookie on next request)";
   $("session").textContent = `Logged in as ${session.username} · ${access}`;
 }
 
@@ -303,9 +510,15 @@ document.addEventListener("DOMContentLoaded", () => {
   );
   $("post-form").addEventListener("submit", busy(() => publish($("post-title").value, $("post-body").value)));
   $("reload").addEventListener("click", busy(loadPosts));
+  $("reload-sessions").addEventListener("click", busy(loadSessions));
+  $("password-form").addEventListener(
+    "submit",
+    busy(() => changePassword($("current-password").value, $("new-password").value)),
+  );
   $("logout").addEventListener("click", busy(logOut));
   $("logout-everywhere").addEventListener("click", busy(logOutEverywhere));
   setInterval(tick, 1000);
   render();
   log(`ready: auth-server ${AUTH_URL}, posts-server ${POSTS_URL}`);
+  busy(resume)(new Event("load"));
 });

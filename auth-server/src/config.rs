@@ -86,6 +86,13 @@ pub struct Config {
     #[arg(long, env = "REFRESH_REUSE_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub refresh_reuse_grace: Duration,
 
+    /// `SameSite` of the refresh cookie of browser clients (`"delivery": "cookie"` at login):
+    /// `strict` when the page and auth-server are on one site (`app.example.com` and
+    /// `auth.example.com`, or `localhost`), `none` for a page on another site (the cookie is then
+    /// always `Secure`, and only the origin check stops forgeries), `lax` in between.
+    #[arg(long, env = "REFRESH_COOKIE_SAMESITE", default_value = "strict")]
+    pub refresh_cookie_samesite: crate::cookie::SameSite,
+
     /// Access token lifetime (`15s`, `15m`, `1h`, …).
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,

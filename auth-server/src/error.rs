@@ -22,6 +22,9 @@ pub enum AuthError {
     UsernameTaken,
     /// `400`: a query parameter outside its rules (`GET /sessions/ended`).
     InvalidQuery,
+    /// `403`: a request that uses the refresh cookie from an origin `CORS_ALLOWED_ORIGINS` does
+    /// not list (or with no `Origin`): a possible cross-site request forgery; nothing is spent.
+    InvalidOrigin,
 }
 
 impl ErrorCode for AuthError {
@@ -34,6 +37,7 @@ impl ErrorCode for AuthError {
         Self::RegistrationClosed,
         Self::UsernameTaken,
         Self::InvalidQuery,
+        Self::InvalidOrigin,
     ];
 
     fn answer(self) -> Answer {
@@ -48,6 +52,8 @@ impl ErrorCode for AuthError {
             Self::RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed", Some("insufficient_scope")),
             Self::UsernameTaken => (StatusCode::CONFLICT, "username_taken", None),
             Self::InvalidQuery => (StatusCode::BAD_REQUEST, "invalid_query", None),
+            // RFC 6750's `invalid_request`: the cookie is fine, the request that carries it is not.
+            Self::InvalidOrigin => (StatusCode::FORBIDDEN, "invalid_origin", Some("invalid_request")),
         };
         Answer {
             status,

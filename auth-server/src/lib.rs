@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod cookie;
 pub mod domain;
 pub mod error;
 pub mod feed;
@@ -156,12 +157,20 @@ pub fn api() -> OpenApiRouter<AppState> {
 /// allows.
 pub fn app(state: AppState, cors: &CorsArgs) -> Router {
     let readiness = Arc::new(Ready(Arc::clone(&state.store)));
-    service_kit::server::app(routes(state), readiness, cors, true)
+    let cookies = cookie::CookiePolicy {
+        same_site: cookie::SameSite::default(),
+        origins: cors.cors_allowed_origins.clone(),
+    };
+    service_kit::server::app(routes(state, cookies), readiness, cors, true)
 }
 
-fn routes(state: AppState) -> Router {
+/// The routes on `state`; `cookies` says how the refresh cookie is written and who may use it.
+fn routes(state: AppState, cookies: cookie::CookiePolicy) -> Router {
     let (routes, _) = api().split_for_parts();
-    routes.layer(Extension(state.addresses.clone())).with_state(state)
+    routes
+        .layer(Extension(state.addresses.clone()))
+        .layer(Extension(Arc::new(cookies)))
+        .with_state(state)
 }
 
 /// `/readyz`: the user and session store answers.
@@ -228,13 +237,17 @@ impl Application {
             clock: config.clock,
             feed: Arc::clone(&feed),
         };
+        let cookies = cookie::CookiePolicy {
+            same_site: config.refresh_cookie_samesite,
+            origins: config.server.cors.cors_allowed_origins.clone(),
+        };
         let closing = Arc::clone(&store);
         let stopping = Arc::clone(&feed);
         Server::bind(Parts {
             name: "auth-server",
             addr: config.addr,
             addr_variable: "AUTH_ADDR",
-            routes: routes(state),
+            routes: routes(state, cookies),
             readiness: Arc::new(Ready(Arc::clone(&store))),
             settings: config.server,
             background: vec![

@@ -9,6 +9,7 @@ use serde::Serialize;
 use service_kit::{ApiError, AppJson};
 
 use crate::AppState;
+use crate::cookie::{CookiePolicy, WithCookies};
 use crate::metrics::{self, Revocation};
 use crate::store::{NewSession, Rotation, Spend};
 
@@ -27,6 +28,77 @@ pub struct TokenPair {
     /// The access token's lifetime in seconds.
     #[schema(example = 900)]
     pub expires_in: u64,
+    /// When the session ends (Unix seconds): how long a refresh cookie lives. Not sent.
+    #[serde(skip)]
+    pub session_ends_at: u64,
+}
+
+/// The tokens response of `/login` and `/token` in cookie delivery: the refresh token is in
+/// the `refresh_token` cookies, never in the body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessToken {
+    /// A JWT (`typ` `at+jwt`) for `Authorization: Bearer` on the posts server.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// The access token's lifetime in seconds.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+}
+
+/// What `/login` and `/token` answer: the pair in the body (`"delivery": "body"`, the
+/// default), or the access token in the body and the refresh token in cookies.
+/// (Only the OpenAPI document names it: the handlers answer with its variants.)
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Tokens {
+    Body(TokenPair),
+    Cookie(AccessToken),
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+impl IntoResponse for AccessToken {
+    fn into_response(self) -> Response {
+        (never_stored(), AppJson(self)).into_response()
+    }
+}
+
+fn never_stored() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+impl TokenPair {
+    /// The answer of cookie delivery to `request`: the access token in the body, the refresh
+    /// token in both cookies, which live as long as the session.
+    pub fn in_cookies(
+        self,
+        state: &AppState,
+        cookies: &CookiePolicy,
+        request: &HeaderMap,
+    ) -> Result<Response, ApiError> {
+        let now = u64::try_from(state.clock.now_ms() / 1000).unwrap_or_default();
+        let max_age = self.session_ends_at.saturating_sub(now);
+        let set = cookies.set(request, &self.refresh_token, max_age)?;
+        let body = AccessToken {
+            access_token: self.access_token,
+            token_type: self.token_type,
+            expires_in: self.expires_in,
+        };
+        Ok(WithCookies(set, body).into_response())
+    }
 }
 
 impl fmt::Debug for TokenPair {
@@ -42,11 +114,7 @@ impl fmt::Debug for TokenPair {
 
 impl IntoResponse for TokenPair {
     fn into_response(self) -> Response {
-        let never_stored = [
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (header::PRAGMA, HeaderValue::from_static("no-cache")),
-        ];
-        (never_stored, AppJson(self)).into_response()
+        (never_stored(), AppJson(self)).into_response()
     }
 }
 
@@ -232,6 +300,7 @@ fn pair(
         refresh_token,
         token_type: "Bearer",
         expires_in: exp.saturating_sub(now),
+        session_ends_at: seconds(refresh.expires_at),
     })
 }
 
@@ -267,6 +336,7 @@ mod tests {
             refresh_token: "eyJ.secret-refresh-token.sig".into(),
             token_type: "Bearer",
             expires_in: 900,
+            session_ends_at: 0,
         };
         let printed = format!("{pair:?}");
         assert!(!printed.contains("secret-"), "{printed}");

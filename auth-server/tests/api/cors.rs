@@ -37,7 +37,7 @@ async fn an_allowed_origin_gets_its_preflight_granted() {
 
     let response = preflight(&app, "POST", "/login", FRONTEND).await;
 
-    // Bearer tokens, never cookies: nothing is granted for credentials.
+    // Credentials too: a listed origin's page may use the refresh cookie (see `cookies`).
     cors::assert_preflight_granted(&response, FRONTEND, "POST");
     let headers = response.headers();
     let methods = list(headers, "access-control-allow-methods");
@@ -89,7 +89,7 @@ async fn an_allowed_origin_may_read_errors_and_their_headers() {
     cors::assert_readable_with_its_headers(&response, FRONTEND);
     let headers = response.headers();
     assert!(list(headers, "vary").contains(&"origin".to_owned()));
-    assert_eq!(header(headers, "access-control-allow-credentials"), None);
+    assert_eq!(header(headers, "access-control-allow-credentials"), Some("true"));
 }
 
 #[tokio::test]

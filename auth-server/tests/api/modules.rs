@@ -8,6 +8,7 @@ mod account;
 mod bad_input;
 mod binary;
 mod cli;
+mod cookies;
 mod cors;
 mod crash;
 mod errors;

@@ -8,8 +8,8 @@ use crate::secrets::{self, ACCESS_VAR, REFRESH_VAR};
 use crate::seed::{DEMO_PASSWORD, DEMO_USERS};
 use crate::settings::UserSettings;
 
-/// The servers the frontend calls when its URL names none (`localhost:4000` and `:3000`, see
-/// `frontend/app.js`), as the launcher reports them.
+/// The servers the frontend calls when its URL names none (ports 4000 and 3000 of the page's own
+/// host, see `frontend/app.js`), as the launcher reports them.
 const DEFAULT_AUTH_URL: &str = "http://127.0.0.1:4000";
 const DEFAULT_POSTS_URL: &str = "http://127.0.0.1:3000";
 

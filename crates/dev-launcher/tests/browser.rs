@@ -1,15 +1,22 @@
 //! The demo frontend in a real browser: Debian's headless Chromium, driven by `playwright-core`
 //! (`frontend/tests/browser.mjs`), against the real server binaries and the launcher's static
-//! file server, with the launcher's development CORS setting.
+//! file server. The page uses the cookie mode (the refresh token in an `HttpOnly` cookie).
 //!
-//! The access token lives 3 s, so it expires during the run and the page must refresh it by
+//! `CORS_ALLOWED_ORIGINS` lists the frontend's exact origin, as a deployment would, so that the
+//! script's page on another port of 127.0.0.1 (the same site: the browser sends it the cookie)
+//! is an origin the servers must refuse. No reuse grace (`REFRESH_REUSE_GRACE=0s`): a refresh
+//! token spent by that page would end the session, and the real page would see it. The access
+//! token lives 3 s, so it expires during the run and the page must refresh it from the cookie by
 //! itself. posts-server follows auth-server's ended sessions (`AUTH_URL`, as under `cargo dev`),
 //! so after "Log out everywhere" in one browser context, the other context's access token is
-//! refused at once, long before it expires. Needs `node` and `/usr/bin/chromium` (`CHROMIUM_PATH` for another); `npm ci` runs in
-//! `frontend/tests` when its `node_modules` is missing. Without them the test fails, saying
+//! refused at once, long before it expires; so is it after a password change in the other
+//! context, and after the other context ended it from its sessions list. Needs `node` and
+//! `/usr/bin/chromium` (`CHROMIUM_PATH` for another); `npm ci` runs in `frontend/tests` when its
+//! `node_modules` is missing. Without them the test fails, saying
 //! which is missing: it is never skipped.
 //!
-//! `UPDATE_DEMO_SCREENSHOT=1` copies the screenshot of the page with posts to `docs/demo.png`.
+//! `UPDATE_DEMO_SCREENSHOT=1` copies the screenshot of the page with its posts, its two sessions
+//! and its log to `docs/demo.png`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -82,7 +89,7 @@ fn leak(path: &Path) -> &'static str {
 }
 
 #[tokio::test]
-async fn the_frontend_logs_in_lists_creates_refreshes_logs_out_and_logs_out_everywhere_in_chromium() {
+async fn the_frontend_stays_logged_in_with_its_cookie_refuses_other_origins_and_manages_sessions_in_chromium() {
     let repository = repository();
     let tests_dir = repository.join("frontend/tests");
     let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -109,13 +116,16 @@ async fn the_frontend_logs_in_lists_creates_refreshes_logs_out_and_logs_out_ever
     }
 
     let (auth_path, posts_path) = build_servers(&repository);
+    // The frontend's port first: its exact origin is the one the servers allow.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the frontend port");
+    let frontend = format!("http://{}", listener.local_addr().expect("the frontend address"));
     let ttl = format!("{ACCESS_TOKEN_TTL_SECONDS}s");
     let common: [(&str, &str); 5] = [
         ("ACCESS_TOKEN_SECRET", ACCESS_SECRET),
         // No leeway: the access token is refused as soon as it expires.
         ("JWT_LEEWAY", "0s"),
         ("RATE_LIMITS", "off"),
-        ("CORS_ALLOWED_ORIGINS", dev_launcher::DEV_CORS_ORIGINS),
+        ("CORS_ALLOWED_ORIGINS", frontend.as_str()),
         ("RUST_LOG", "warn"),
     ];
 
@@ -129,7 +139,8 @@ async fn the_frontend_logs_in_lists_creates_refreshes_logs_out_and_logs_out_ever
                 .env("AUTH_ADDR", "127.0.0.1:0")
                 .env("AUTH_DATABASE_URL", "sqlite://auth.db")
                 .env("REFRESH_TOKEN_SECRET", REFRESH_SECRET)
-                .env("ACCESS_TOKEN_TTL", &ttl),
+                .env("ACCESS_TOKEN_TTL", &ttl)
+                .env("REFRESH_REUSE_GRACE", "0s"),
         )
         .await;
     let posts_dir = TestDir::new();
@@ -147,8 +158,6 @@ async fn the_frontend_logs_in_lists_creates_refreshes_logs_out_and_logs_out_ever
         .await;
     wait_ready(posts.base()).await;
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the frontend port");
-    let frontend = format!("http://{}", listener.local_addr().expect("the frontend address"));
     let frontend_server = tokio::spawn(dev_launcher::frontend::serve(
         listener,
         dev_launcher::frontend::default_root(),
@@ -219,7 +228,7 @@ async fn wait_ready(posts: &str) {
     }
 }
 
-/// The user and two posts of theirs, through the public API.
+/// The user and two posts of theirs, through the public API; the session that wrote them ends.
 async fn seed(auth: &str, posts: &str) {
     let client = reqwest::Client::builder().no_proxy().build().expect("a client");
     let credentials = json!({ "username": USER, "password": PASSWORD });
@@ -253,4 +262,13 @@ async fn seed(auth: &str, posts: &str) {
             .expect("POST /posts");
         assert_eq!(created.status(), 201, "create a post");
     }
+    // No session left but the browser's: the page's sessions list starts with its own only.
+    let refresh = login["refreshToken"].as_str().expect("a refresh token");
+    let logout = client
+        .delete(format!("{auth}/logout"))
+        .json(&json!({ "token": refresh }))
+        .send()
+        .await
+        .expect("DELETE /logout");
+    assert_eq!(logout.status(), 204, "log the seeding session out");
 }

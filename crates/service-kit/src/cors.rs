@@ -1,9 +1,10 @@
 //! Cross-origin requests from browsers: which origins may call the servers (`CORS_ALLOWED_ORIGINS`),
 //! and the layer that answers preflights and grants (or withholds) access to responses.
 //!
-//! The servers authenticate with bearer tokens that a page sends explicitly, never with cookies,
-//! so no grant ever includes `Access-Control-Allow-Credentials`: a browser attaches nothing
-//! on its own that another origin could ride on.
+//! Credentials (`Access-Control-Allow-Credentials: true`, which lets a page send cookies and read
+//! the answer) are granted to the origins listed, each by name, and never with `*`: the refresh
+//! cookie of auth-server's browser clients travels only to pages the operator has named. The
+//! bearer tokens of every other call are sent by the page explicitly and need no such grant.
 
 use std::fmt;
 use std::future::Future;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, Method, Request, Response, header};
 use clap::Args;
 use tower::{Layer, Service};
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 
 /// How long a browser may cache a preflight's answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
@@ -37,19 +38,24 @@ pub struct CorsArgs {
 impl CorsArgs {
     /// The CORS layer for these origins; `None` when no origin is allowed (no CORS headers at all).
     pub fn layer(&self) -> Option<Cors> {
-        let (allow_origin, grant) = match &self.cors_allowed_origins {
+        let (allow_origin, credentials, grant) = match &self.cors_allowed_origins {
             AllowedOrigins::None => return None,
-            AllowedOrigins::Any => (AllowOrigin::any(), Grant::Any),
+            AllowedOrigins::Any => (AllowOrigin::any(), AllowCredentials::from(false), Grant::Any),
             AllowedOrigins::List(patterns) => {
-                let predicate = {
+                let predicate = || {
                     let patterns = Arc::clone(patterns);
                     move |origin: &HeaderValue, _: &_| allowed(&patterns, origin)
                 };
-                (AllowOrigin::predicate(predicate), Grant::List(Arc::clone(patterns)))
+                (
+                    AllowOrigin::predicate(predicate()),
+                    AllowCredentials::predicate(predicate()),
+                    Grant::List(Arc::clone(patterns)),
+                )
             }
         };
         let preflight = CorsLayer::new()
             .allow_origin(allow_origin)
+            .allow_credentials(credentials)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .expose_headers(
@@ -101,7 +107,8 @@ impl fmt::Debug for Cors {
 enum Grant {
     /// `*`, on every answer; nothing varies with the `Origin`.
     Any,
-    /// The request's own `Origin`, when a pattern allows it; `Vary: origin` on every answer.
+    /// The request's own `Origin`, with credentials, when a pattern allows it; `Vary: origin`
+    /// on every answer.
     List(Arc<[OriginPattern]>),
 }
 
@@ -189,6 +196,13 @@ where
                     headers.append(header::VARY, HeaderValue::from_static("origin"));
                 }
                 if let Some(origin) = origin.take() {
+                    // Listed origins only: a `*` grant never comes with credentials.
+                    if *vary {
+                        headers.insert(
+                            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                            HeaderValue::from_static("true"),
+                        );
+                    }
                     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
                 }
                 headers.insert(
@@ -211,6 +225,17 @@ pub enum AllowedOrigins {
     Any,
     /// Exact origins and `host:*` patterns.
     List(Arc<[OriginPattern]>),
+}
+
+impl AllowedOrigins {
+    /// Whether `origin` is one this setting names: an exact origin or a `host:*` pattern, never
+    /// through `*` (which names no one). What may use credentials, such as a cookie.
+    pub fn lists(&self, origin: &HeaderValue) -> bool {
+        match self {
+            Self::List(patterns) => allowed(patterns, origin),
+            Self::None | Self::Any => false,
+        }
+    }
 }
 
 impl FromStr for AllowedOrigins {
@@ -426,6 +451,7 @@ mod tests {
             &[(header::VARY, "accept-encoding")],
             &[
                 (header::ACCESS_CONTROL_ALLOW_ORIGIN, "https://stale.example"),
+                (header::ACCESS_CONTROL_ALLOW_CREDENTIALS, "false"),
                 (header::ACCESS_CONTROL_EXPOSE_HEADERS, "x-other"),
                 (header::WWW_AUTHENTICATE, "Bearer"),
             ],
@@ -467,6 +493,53 @@ mod tests {
             }
         }
         assert_eq!(compared, 2 * 5 * 8 * 2 * 3);
+    }
+
+    /// The header that lets a page send cookies: on preflights and answers for a listed origin,
+    /// never for another, never with `*`.
+    #[tokio::test]
+    async fn credentials_go_to_listed_origins_only() {
+        let credentials = |response: &Response<String>| {
+            response
+                .headers()
+                .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+                .map(|v| v.as_bytes().to_vec())
+        };
+        for (setting, origin, granted) in [
+            ("https://app.example.com", "https://app.example.com", true),
+            ("http://localhost:*", "http://localhost:5173", true),
+            ("https://app.example.com", "https://evil.example", false),
+            ("*", "https://app.example.com", false),
+        ] {
+            let layer = CorsArgs {
+                cors_allowed_origins: setting.parse().expect("a setting"),
+            }
+            .layer()
+            .expect("origins are allowed");
+            for method in ["OPTIONS", "POST"] {
+                let request = Request::builder()
+                    .method(method)
+                    .uri("/token")
+                    .header(header::ORIGIN, origin)
+                    .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+                    .body(String::new())
+                    .expect("a request");
+                let response = answer(&layer, request, &[]).await;
+                let expected = granted.then(|| b"true".to_vec());
+                assert_eq!(credentials(&response), expected, "{setting} {origin} {method}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_listed_origins_are_listed() {
+        let origin = HeaderValue::from_static("https://app.example.com");
+        let list: AllowedOrigins = "https://app.example.com".parse().expect("a setting");
+        assert!(list.lists(&origin));
+        assert!(!list.lists(&HeaderValue::from_static("https://evil.example")));
+        assert!(!list.lists(&HeaderValue::from_static("null")));
+        assert!(!AllowedOrigins::Any.lists(&origin));
+        assert!(!AllowedOrigins::None.lists(&origin));
     }
 
     #[test]

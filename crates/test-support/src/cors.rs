@@ -47,8 +47,9 @@ pub async fn preflight(
         .expect("send a preflight")
 }
 
-/// A preflight for `method` granted to `origin`: `200`, the method and the `authorization` and
-/// `content-type` headers allowed, and nothing granted for credentials (bearer tokens, never cookies).
+/// A preflight for `method` granted to `origin`, a listed one: `200`, the method and the
+/// `authorization` and `content-type` headers allowed, and credentials (the refresh cookie of
+/// auth-server's browser clients), which only origins listed by name get, never `*`.
 pub fn assert_preflight_granted(response: &Response, origin: &str, method: &str) {
     assert_eq!(response.status(), 200);
     let headers = response.headers();
@@ -59,7 +60,7 @@ pub fn assert_preflight_granted(response: &Response, origin: &str, method: &str)
     for name in ["authorization", "content-type"] {
         assert!(allowed.contains(&name.to_owned()), "{allowed:?}");
     }
-    assert_eq!(header(headers, "access-control-allow-credentials"), None);
+    assert_eq!(header(headers, "access-control-allow-credentials"), Some("true"));
 }
 
 /// An answer to `origin` that a script there may read, with the headers it may want: the

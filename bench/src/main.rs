@@ -5,9 +5,9 @@
 //! Settings: `BENCH_SECONDS` (one round, default 5), `BENCH_ROUNDS` (default 5),
 //! `BENCH_POSTGRES_URL` (a server where it may create and drop `bench_*`
 //! databases; default `postgres://postgres@127.0.0.1:5432/postgres`),
-//! `BENCH_ONLY` (some of `startup,posts,stack,eddsa,token,login,memory`: a partial run for
-//! profiling, printed but not written to the README, except for `stack`, whose table is
-//! its own), `BENCH_BACKENDS` (`sqlite`, `postgresql`: printed only).
+//! `BENCH_ONLY` (some of `startup,posts,stack,eddsa,token,login,memory,revocation`: a partial
+//! run for profiling, printed but not written to the README, except for `stack` and
+//! `revocation`, whose tables are their own), `BENCH_BACKENDS` (`sqlite`, `postgresql`: printed only).
 //!
 //! `bench soak` (or `BENCH_SOAK=1`) runs the soak instead: see `soak.rs`.
 
@@ -16,6 +16,7 @@ mod http;
 mod load;
 mod process;
 mod report;
+mod revocation;
 mod seed;
 mod series;
 mod soak;
@@ -170,6 +171,20 @@ async fn run() -> Result<()> {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
             report::write_between(&path, stack::BEGIN, stack::END, &stack_report.table())?;
             eprintln!("bench: wrote the stack table in {}", path.display());
+        }
+    }
+    if wanted("revocation") && backends.contains(&Backend::Sqlite) {
+        eprintln!("bench: ended sessions: logout to 403, and GET /posts holding 100,000 of them");
+        // A table of its own, written by `BENCH_ONLY=revocation` runs too.
+        let part_started = Instant::now();
+        let mut part_report = Report::new(bench.round, bench.rounds);
+        revocation::run(&bench, &mut part_report).await?;
+        part_report.elapsed(part_started.elapsed());
+        println!("{}", part_report.table());
+        if std::env::var_os("BENCH_BACKENDS").is_none() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+            report::write_between(&path, revocation::BEGIN, revocation::END, &part_report.table())?;
+            eprintln!("bench: wrote the revocation table in {}", path.display());
         }
     }
     let mut sqlite_sessions = None;

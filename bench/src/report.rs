@@ -88,11 +88,6 @@ pub fn command(program: &str, args: &[&str]) -> String {
 
 /// The criterion medians of `crates/jwt-tokens/benches/tokens.rs`, from its last run.
 pub fn criterion(report: &mut Report) -> Result<()> {
-    let exe = std::env::current_exe()?;
-    let target = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("the harness is not in a target folder")?;
     let rows = [
         ("access_token", "verify", "verify an access token, median", Some(3.0)),
         ("access_token", "issue", "issue an access token, median", Some(5.0)),
@@ -116,23 +111,16 @@ pub fn criterion(report: &mut Report) -> Result<()> {
         ),
     ];
     for (group, name, what, bound) in rows {
-        let path = target.join(format!("criterion/{group}/{name}/new/estimates.json"));
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            format!(
-                "{} ({e}): run bench/run, which runs the criterion benchmarks first",
-                path.display()
-            )
-        })?;
-        let json: serde_json::Value = serde_json::from_str(&text)?;
-        let median = &json["median"];
-        let micros = |v: &serde_json::Value| v.as_f64().map(|ns| ns / 1000.0).ok_or("no estimate");
-        let point = micros(&median["point_estimate"])?;
-        let low = micros(&median["confidence_interval"]["lower_bound"])?;
-        let high = micros(&median["confidence_interval"]["upper_bound"])?;
+        let median = criterion_median(group, name)?;
+        let point = median.point_ns / 1000.0;
         report.row(
             "Token work (criterion, `crates/jwt-tokens/benches/tokens.rs`)",
             what,
-            format!("{point:.2} µs (95% CI {low:.2}–{high:.2})"),
+            format!(
+                "{point:.2} µs (95% CI {:.2}–{:.2})",
+                median.low_ns / 1000.0,
+                median.high_ns / 1000.0
+            ),
             match bound {
                 Some(bound) => Target::at_most(point, bound, &format!("{bound} µs")),
                 None => Target::none(),
@@ -140,6 +128,47 @@ pub fn criterion(report: &mut Report) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A criterion median and its 95% confidence interval, in ns.
+pub struct Estimate {
+    pub point_ns: f64,
+    pub low_ns: f64,
+    pub high_ns: f64,
+}
+
+impl Estimate {
+    /// `N ns (95% CI L–H)`.
+    pub fn describe_ns(&self) -> String {
+        format!(
+            "{:.0} ns (95% CI {:.0}–{:.0})",
+            self.point_ns, self.low_ns, self.high_ns
+        )
+    }
+}
+
+/// The median of criterion's last run of `group/name` (`target/criterion/…/new/estimates.json`).
+pub fn criterion_median(group: &str, name: &str) -> Result<Estimate> {
+    let exe = std::env::current_exe()?;
+    let target = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("the harness is not in a target folder")?;
+    let path = target.join(format!("criterion/{group}/{name}/new/estimates.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "{} ({e}): run bench/run, which runs the criterion benchmarks first",
+            path.display()
+        )
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    let median = &json["median"];
+    let ns = |v: &serde_json::Value| v.as_f64().ok_or("no estimate");
+    Ok(Estimate {
+        point_ns: ns(&median["point_estimate"])?,
+        low_ns: ns(&median["confidence_interval"]["lower_bound"])?,
+        high_ns: ns(&median["confidence_interval"]["upper_bound"])?,
+    })
 }
 
 impl Report {

@@ -103,6 +103,35 @@ pub async fn postgres(url: &str, sessions: u64, pick: u64) -> Result<Vec<Seeded>
     Ok(picked.into_iter().map(Seeded::from).collect())
 }
 
+/// How far ahead the seeded ended sessions' `until` lies: none of them lapses during a run.
+const ENDED_UNTIL_SECS: i64 = 86_400;
+
+/// Adds `count` ended sessions to the `session_ends` log of the SQLite database at `url`, as
+/// the server's triggers write them at a logout (session ids as it makes them: uuids), `until`
+/// a day ahead.
+pub async fn ended_sessions(url: &str, count: u64) -> Result<()> {
+    let options = SqliteConnectOptions::from_str(url)?.journal_mode(SqliteJournalMode::Wal);
+    let mut db = SqliteConnection::connect_with(&options).await?;
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO session_ends (sid, \"until\", ended_at, reason) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?), \
+              h(i, x) AS (SELECT i, lower(hex(randomblob(16))) FROM n) \
+         SELECT substr(x, 1, 8) || '-' || substr(x, 9, 4) || '-4' || substr(x, 14, 3) || '-' || \
+                substr('89ab', 1 + abs(random()) % 4, 1) || substr(x, 18, 3) || '-' || substr(x, 21, 12), \
+                ?, ? + i, 'logout' FROM h",
+    )
+    .bind(i64::try_from(count)?)
+    .bind(now / 1000 + ENDED_UNTIL_SECS)
+    .bind(now - i64::try_from(count)?)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    db.close().await?;
+    Ok(())
+}
+
 impl From<(String, String, String, i64)> for Seeded {
     fn from((sid, user_id, jti, expires_at): (String, String, String, i64)) -> Self {
         Self {

@@ -56,7 +56,7 @@ impl Loaded {
         medians(&self.rounds)
     }
 
-    fn cpu(&self) -> f64 {
+    pub(crate) fn cpu(&self) -> f64 {
         median(self.cpu_us.clone())
     }
 }
@@ -214,7 +214,7 @@ pub(crate) fn ratio(a: &Loaded, b: &Loaded) -> f64 {
 
 /// What `with` costs per request more than `without`, in µs: from throughput (see the module
 /// comment) and from the server's CPU time; medians over rounds of the per-round differences.
-fn cost(with: &Loaded, without: &Loaded) -> (f64, f64) {
+pub(crate) fn cost(with: &Loaded, without: &Loaded) -> (f64, f64) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let from_throughput = median(
         with.rounds

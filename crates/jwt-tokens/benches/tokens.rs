@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use jwt_tokens::{AccessTokens, Ed25519PrivateKey, KeySet, Secret, TokenSettings};
+use jwt_tokens::{AccessTokens, Ed25519PrivateKey, KeySet, Secret, TokenSettings, VerifyReason};
 
 fn settings() -> TokenSettings {
     TokenSettings {
@@ -66,5 +66,47 @@ fn access_token_eddsa(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, access_token, access_token_eddsa);
+/// Ended sessions the set holds in `verify_held_100k` and `verify_ended_100k`, as many as the
+/// harness's `GET /posts` measurement holds.
+const HELD: usize = 100_000;
+
+/// The ended-session lookup every verify makes: a valid HS256 token verified with no ended
+/// session held (`verify_empty`) and with [`HELD`] of them, none its own (`verify_held_100k`);
+/// their difference is what the lookup costs, and `lookup_100k` is the lookup alone (a session
+/// not among them), steadier than a difference of two microsecond figures. `verify_ended_100k`:
+/// a token whose session is one of them, refused.
+fn access_token_ended(c: &mut Criterion) {
+    let ttl = Duration::from_secs(900);
+    let user = "0b6f3c1e-8a4d-4c7b-9e2f-6d5a4b3c2d1e";
+    let sid = "5f0c7a52-0d1e-4a52-9d0c-2b8c0f1e7a11";
+    let until = jwt_tokens::now_unix() + 3600;
+    let empty = tokens();
+    let held = tokens();
+    // Session ids as auth-server makes them: uuids.
+    let ended: Vec<String> = (0..HELD).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for ended_sid in &ended {
+        held.ended().insert(ended_sid, until);
+    }
+    assert_eq!(held.ended().len(), HELD, "every ended session held");
+    let token = empty.issue(user, "Kyle", sid, ttl).expect("issued");
+    let refused = held.issue(user, "Kyle", &ended[HELD / 2], ttl).expect("issued");
+    assert!(
+        empty.verify(&token).is_ok() && held.verify(&token).is_ok(),
+        "the token is valid"
+    );
+    assert_eq!(
+        held.verify(&refused).map_err(|e| e.reason).err(),
+        Some(VerifyReason::SessionEnded),
+        "an ended session's token is refused"
+    );
+    let mut group = c.benchmark_group("access_token_ended");
+    group.bench_function("verify_empty", |b| b.iter(|| empty.verify(black_box(&token))));
+    group.bench_function("verify_held_100k", |b| b.iter(|| held.verify(black_box(&token))));
+    group.bench_function("verify_ended_100k", |b| b.iter(|| held.verify(black_box(&refused))));
+    // The lookup alone, for a session not among them: what `verify` adds to a valid token.
+    group.bench_function("lookup_100k", |b| b.iter(|| held.ended().contains(black_box(sid))));
+    group.finish();
+}
+
+criterion_group!(benches, access_token, access_token_eddsa, access_token_ended);
 criterion_main!(benches);

@@ -592,8 +592,10 @@ async fn a_spent_refresh_token_presented_again_ends_its_session_and_its_access_t
     assert_accepted(&http, &posts.address, &[&other.access], "after the reuse").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_revoking_a_users_sessions_ends_their_access_tokens_within_a_second() {
+/// `auth-server ARGS` (an operator command, run as a process beside the server) ends both of
+/// ann's sessions, printing `printed`: their access tokens are refused within a second of the
+/// command's exit (the session ends in its transaction), and bob's are not.
+async fn an_operator_command_ends_anns_access_tokens(args: &[&str], printed: &str) {
     let http = Client::new();
     let auth = Auth::start(&[]).await;
     register(&http, &auth.url, "ann").await;
@@ -608,47 +610,23 @@ async fn an_operator_revoking_a_users_sessions_ends_their_access_tokens_within_a
     assert_accepted(&http, &posts.address, &[ended[0], ended[1], &bob.access], "before").await;
     auth_binary().await;
 
-    // The session ends in the command's transaction: the time counts from its exit.
-    let started = Instant::now();
-    let printed = operator(auth.data(), &["user", "revoke-sessions", "ann"]).await;
+    let output = operator(auth.data(), args).await;
     let since = Instant::now();
-    eprintln!("revocation: `user revoke-sessions` ran for {:?}", since - started);
-    assert_eq!(printed, "2\n");
+    assert_eq!(output, printed);
 
-    assert_refused_within_a_second(
-        &http,
-        &posts.address,
-        "user revoke-sessions",
-        &ended,
-        &[&bob.access],
-        since,
-    )
-    .await;
-    assert_accepted(&http, &posts.address, &[&bob.access], "after the revocation").await;
+    let command = args.join(" ");
+    assert_refused_within_a_second(&http, &posts.address, &command, &ended, &[&bob.access], since).await;
+    assert_accepted(&http, &posts.address, &[&bob.access], "after the command").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_revoking_a_users_sessions_ends_their_access_tokens_within_a_second() {
+    an_operator_command_ends_anns_access_tokens(&["user", "revoke-sessions", "ann"], "2\n").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_user_ends_their_access_tokens_within_a_second() {
-    let http = Client::new();
-    let auth = Auth::start(&[]).await;
-    register(&http, &auth.url, "ann").await;
-    register(&http, &auth.url, "bob").await;
-    let ann = [
-        login(&http, &auth.url, "ann").await,
-        login(&http, &auth.url, "ann").await,
-    ];
-    let bob = login(&http, &auth.url, "bob").await;
-    let posts = posts_following(&auth.url, |_| {}).await;
-    let ended = [ann[0].access.as_str(), ann[1].access.as_str()];
-    assert_accepted(&http, &posts.address, &[ended[0], ended[1], &bob.access], "before").await;
-    auth_binary().await;
-
-    let printed = operator(auth.data(), &["user", "delete", "ann"]).await;
-    let since = Instant::now();
-    assert_eq!(printed, "deleted ann\n");
-
-    assert_refused_within_a_second(&http, &posts.address, "user delete", &ended, &[&bob.access], since).await;
-    assert_accepted(&http, &posts.address, &[&bob.access], "after the deletion").await;
+    an_operator_command_ends_anns_access_tokens(&["user", "delete", "ann"], "deleted ann\n").await;
 }
 
 // ---------------------------------------------------------------------------------------------

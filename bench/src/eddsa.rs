@@ -124,19 +124,7 @@ pub async fn run(bench: &Bench, report: &mut Report) -> Result<()> {
         (Loaded::new(ed), ed_access.clone()),
         (Loaded::new(cold), ed_access),
     ];
-    for round in 0..bench.rounds {
-        let mut order: Vec<usize> = (0..targets.len()).collect();
-        order.rotate_left(round % targets.len());
-        for index in order {
-            let (target, access) = &mut targets[index];
-            stack::load(target, &[format!("Authorization: Bearer {access}")], bench.round).await?;
-            let failures = target.rounds.last().map_or(0, |figures| figures.failures);
-            if failures > 0 {
-                return Err(format!("{}: {failures} requests were not answered 200", target.server.name).into());
-            }
-        }
-        eprintln!("bench:   round {} of {} done", round + 1, bench.rounds);
-    }
+    stack::interleave_with_bearer(bench, &mut targets).await?;
     let [(hs, _), (ed, _), (cold, _)] = targets;
     let ratio = |a: &Loaded| stack::ratio(a, &hs);
     let group = "`GET /posts` with EdDSA access tokens (SQLite)";

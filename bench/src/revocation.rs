@@ -301,19 +301,7 @@ async fn held(bench: &Bench, report: &mut Report) -> Result<()> {
     let (none_rss, held_rss) = (none.rss_mib()?, held.rss_mib()?);
 
     let mut targets = [(Loaded::new(none), none_access), (Loaded::new(held), held_access)];
-    for round in 0..bench.rounds {
-        let mut order: Vec<usize> = (0..targets.len()).collect();
-        order.rotate_left(round % targets.len());
-        for index in order {
-            let (target, access) = &mut targets[index];
-            stack::load(target, &[format!("Authorization: Bearer {access}")], bench.round).await?;
-            let failures = target.rounds.last().map_or(0, |figures| figures.failures);
-            if failures > 0 {
-                return Err(format!("{}: {failures} requests were not answered 200", target.server.name).into());
-            }
-        }
-        eprintln!("bench:   round {} of {} done", round + 1, bench.rounds);
-    }
+    stack::interleave_with_bearer(bench, &mut targets).await?;
     let [(none, _), (held, _)] = targets;
     let still = ended_sessions(held.server.addr).await?;
     if still < HELD as f64 {

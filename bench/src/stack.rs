@@ -201,6 +201,26 @@ pub(crate) async fn load(target: &mut Loaded, headers: &[String], duration: Dura
     Ok(())
 }
 
+/// `bench.rounds` rounds of `GET /posts` on every target, each with its bearer token, in an
+/// order that turns every round so that none always goes first; a request not answered `200`
+/// fails the run.
+pub(crate) async fn interleave_with_bearer(bench: &Bench, targets: &mut [(Loaded, String)]) -> Result<()> {
+    for round in 0..bench.rounds {
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        order.rotate_left(round % targets.len());
+        for index in order {
+            let (target, access) = &mut targets[index];
+            load(target, &[format!("Authorization: Bearer {access}")], bench.round).await?;
+            let failures = target.rounds.last().map_or(0, |figures| figures.failures);
+            if failures > 0 {
+                return Err(format!("{}: {failures} requests were not answered 200", target.server.name).into());
+            }
+        }
+        eprintln!("bench:   round {} of {} done", round + 1, bench.rounds);
+    }
+    Ok(())
+}
+
 /// Per round, `a / b` of requests/s; the median over rounds.
 pub(crate) fn ratio(a: &Loaded, b: &Loaded) -> f64 {
     median(

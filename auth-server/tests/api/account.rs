@@ -38,15 +38,8 @@ async fn sessions(app: &TestApp, access: &str) -> Vec<Value> {
     let body = json(response).await;
     let list = body.as_array().expect("an array").clone();
     for session in &list {
-        let mut keys: Vec<&str> = session
-            .as_object()
-            .expect("an object")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
         assert_eq!(
-            keys,
+            crate::helpers::sorted_keys(session),
             ["createdAt", "current", "id", "lastUsedAt", "userAgent"],
             "{session}"
         );

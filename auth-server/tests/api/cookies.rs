@@ -153,14 +153,11 @@ async fn refreshed_by_cookie(app: &TestApp, token: &str) -> Cookie {
 
 /// The body of cookie delivery: the access token, no refresh token.
 fn assert_access_only(body: &Value) {
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .expect("an object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ["accessToken", "expiresIn", "tokenType"], "{body}");
+    assert_eq!(
+        crate::helpers::sorted_keys(body),
+        ["accessToken", "expiresIn", "tokenType"],
+        "{body}"
+    );
     assert_eq!(body["tokenType"], "Bearer");
 }
 

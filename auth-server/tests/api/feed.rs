@@ -13,8 +13,8 @@ use tokio::time::Instant;
 
 use crate::binary::AUTH_SERVER;
 use crate::helpers::{
-    Backend, PASSWORD, TestApp, TestData, Tokens, assert_error, assert_refused, spawn_app, spawn_app_on,
-    spawn_app_with, test_data,
+    Backend, PASSWORD, TestApp, TestData, Tokens, assert_error, assert_refused, sorted_keys as keys, spawn_app,
+    spawn_app_on, spawn_app_with, test_data,
 };
 
 /// How soon a waiting request must be answered once a session ends.
@@ -55,14 +55,7 @@ async fn read_page(response: Response) -> Page {
         Some(&b"application/json"[..])
     );
     let body: Value = serde_json::from_str(&raw).expect("a JSON body");
-    let mut keys: Vec<&str> = body
-        .as_object()
-        .expect("an object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ["cursor", "ended", "log", "more"], "{raw}");
+    assert_eq!(keys(&body), ["cursor", "ended", "log", "more"], "{raw}");
     let log = body["log"].as_str().expect("`log` is a string").to_owned();
     assert!(!log.is_empty(), "{raw}");
     let cursor = body["cursor"].as_i64().expect("`cursor` is an integer");
@@ -73,14 +66,7 @@ async fn read_page(response: Response) -> Page {
         .expect("`ended` is an array")
         .iter()
         .map(|entry| {
-            let mut keys: Vec<&str> = entry
-                .as_object()
-                .expect("an entry object")
-                .keys()
-                .map(String::as_str)
-                .collect();
-            keys.sort_unstable();
-            assert_eq!(keys, ["sid", "until"], "only the sid and its end: {entry}");
+            assert_eq!(keys(entry), ["sid", "until"], "only the sid and its end: {entry}");
             (
                 entry["sid"].as_str().expect("`sid` is a string").to_owned(),
                 entry["until"].as_i64().expect("`until` is an integer"),
@@ -750,17 +736,6 @@ fn resolved<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
             .unwrap_or_else(|| panic!("{reference} resolves")),
         None => schema,
     }
-}
-
-fn keys(object: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> = object
-        .as_object()
-        .expect("an object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    keys
 }
 
 // Other processes.

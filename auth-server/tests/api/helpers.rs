@@ -500,12 +500,21 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     body
 }
 
+/// The keys of JSON object `value`, sorted.
+pub fn sorted_keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("a JSON object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
 /// Every error body has exactly the keys `error` and `message`, both strings.
 pub fn assert_error_shape(body: &Value) {
-    let object = body.as_object().expect("an error body is a JSON object");
-    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ["error", "message"], "{body}");
+    assert_eq!(sorted_keys(body), ["error", "message"], "{body}");
     assert!(body["error"].is_string() && body["message"].is_string(), "{body}");
 }
 

@@ -20,11 +20,8 @@ async fn login_returns_the_tokens_response() {
         Some(&b"application/json"[..])
     );
     let body = json(response).await;
-    let object = body.as_object().expect("a JSON object");
-    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    keys.sort_unstable();
     assert_eq!(
-        keys,
+        crate::helpers::sorted_keys(&body),
         ["accessToken", "expiresIn", "refreshToken", "tokenType"],
         "{body}"
     );

@@ -12,10 +12,7 @@ async fn register_returns_201_with_id_and_the_username_as_given() {
 
     assert_eq!(response.status(), 201);
     let body = json(response).await;
-    let object = body.as_object().expect("a JSON object");
-    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ["id", "username"], "{body}");
+    assert_eq!(crate::helpers::sorted_keys(&body), ["id", "username"], "{body}");
     assert_eq!(body["username"], "MiXeD.Case_name-1");
     assert!(!body["id"].as_str().expect("a string id").is_empty());
 }

@@ -55,25 +55,19 @@ fn run(command: &mut Command) -> std::io::Result<Output> {
 
 /// Builds both server binaries into the target directory and profile of this test, like `cargo dev`.
 fn build_servers(repository: &Path) -> (PathBuf, PathBuf) {
-    let exe = std::env::current_exe().expect("the test's own executable");
-    // target/<profile>/deps/browser-…
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from a cargo target directory");
-    let target_dir = profile_dir.parent().expect("a target directory");
-    let profile = profile_dir
-        .file_name()
-        .and_then(|name| name.to_str())
-        .expect("a profile name");
+    let test_support::build::TestTarget {
+        target_dir,
+        profile_dir,
+        profile,
+    } = test_support::build::test_target();
     let mut command = Command::new(env!("CARGO"));
     command
         .current_dir(repository)
         .args(dev_launcher::BUILD_SERVERS)
         .args(["--quiet", "--target-dir"])
-        .arg(target_dir);
+        .arg(&target_dir);
     if profile != "debug" {
-        command.args(["--profile", profile]);
+        command.args(["--profile", &profile]);
     }
     let built = run(&mut command).expect("run cargo build");
     assert!(
